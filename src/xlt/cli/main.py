@@ -1,0 +1,123 @@
+"""`xlt` command line: run studies, show results, list the registry.
+
+    xlt demo                              # embedded offline study (real encoder, 80+ languages)
+    xlt study study.yaml train.lr=3e-5    # any study file, key=value overrides
+    xlt results --format md -o results.md
+    xlt ls tasks | langs | models
+
+Bad input exits with code 2 and one line on stderr; nothing already stored is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+from xlt.errors import XltError
+
+DEFAULT_DB = "xlt-results/results.sqlite"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xlt", description="Zero-shot cross-lingual transfer studies.")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("study", help="run a study file (finished runs are skipped)")
+    s.add_argument("file", help="study YAML")
+    s.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.lr=3e-5 seeds=[1,2]")
+    s.add_argument("--db", help="results database URL or SQLite path (default: the study's db)")
+    s.add_argument("--dry-run", action="store_true", help="print the grid and what is done; run nothing")
+
+    d = sub.add_parser("demo", help="the embedded offline study: me5-small-q4 on cldr-names (80+ languages)")
+    d.add_argument("overrides", nargs="*", help="key=value overrides")
+    d.add_argument("--db", help="results database (default: xlt-results/results.sqlite)")
+
+    r = sub.add_parser("results", help="per-language tables from the results database")
+    r.add_argument("--db", default=DEFAULT_DB)
+    r.add_argument("--study", help="only this study")
+    r.add_argument("--task", help="only this task")
+    r.add_argument("--format", choices=("table", "md", "csv"), default="table")
+    r.add_argument("-o", "--output", help="write to this file instead of stdout")
+
+    ls = sub.add_parser("ls", help="list registered tasks, languages or model presets")
+    ls.add_argument("what", choices=("tasks", "langs", "models"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    try:
+        return _dispatch(args)
+    except XltError as exc:
+        print(f"xlt: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xlt: interrupted; finished runs are stored, re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args) -> int:
+    if args.command in ("study", "demo"):
+        return _study(args)
+    if args.command == "results":
+        return _results(args.db, args.study, args.task, args.format, args.output)
+    if args.command == "ls":
+        from xlt.cli.listing import list_registry
+
+        print(list_registry(args.what))
+    return 0
+
+
+def _study(args) -> int:
+    from xlt.store.db import Store
+    from xlt.study.config import load_study
+    from xlt.study.runner import Runner
+
+    if args.command == "demo":
+        path = resources.files("xlt") / "studies" / "demo.yaml"
+        with resources.as_file(path) as p:
+            study = load_study(p, args.overrides)
+    else:
+        study = load_study(args.file, args.overrides)
+    db = args.db or study.db
+    store = Store(db)
+    runner = Runner(study, store, progress=not args.quiet)
+    if getattr(args, "dry_run", False):
+        plan = runner.plan()
+        for run, rid, status in plan:
+            print(f"{rid}  {status:7}  {run.model}  {run.task.name}  {run.method}  {run.intermediate}  seed={run.seed}")
+        done = sum(st == "done" for *_, st in plan)
+        print(f"{len(plan)} runs, {done} done, {len(plan) - done} to run")
+        return 0
+    summary = runner.run()
+    print(f"study {study.name}: {summary['ran']} run(s) executed, {summary['skipped']} already done; "
+          f"results in {store.url}")
+    return _results(db, study.name, None, "table", None)
+
+
+def _results(db: str, study: str | None, task: str | None, fmt: str, output: str | None) -> int:
+    from xlt.analysis.results import build_tables, to_csv, to_markdown, to_text
+    from xlt.store.db import Store
+
+    if "://" not in db and not Path(db).is_file():
+        raise XltError(f"no results database at {db} (run a study first, or pass --db)")
+    rows = Store(db).score_rows(study=study, task=task)
+    if not rows:
+        raise XltError(f"no finished runs in {db}" + (f" for study {study!r}" if study else ""))
+    tables = build_tables(rows)
+    text = {"table": to_text, "md": to_markdown, "csv": to_csv}[fmt](tables)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Study files: YAML -> typed, validated config, with `key=value` overrides from the command line.
+
+    name: mbert-vs-xlmr
+    db: xlt-results/results.sqlite        # or postgresql://user@host/db
+    models: [mbert, xlmr-base]            # presets, hub ids or local directories
+    tasks:
+      - sib200                             # hub (pinned revision)
+      - {name: sib200, data_dir: /data/sib-200, languages: available}
+    seeds: [1, 2, 3]
+    methods: [finetune]
+    intermediate: [none]
+    train: {epochs: 3, lr: 2e-5, batch_size: 32}
+
+Every mistake (unknown key, wrong type, unknown task/model) is reported with file and line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xlt.errors import ConfigError
+from xlt.training.loop import TrainConfig
+
+METHODS = ("finetune",)
+INTERMEDIATE = ("none",)
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    name: str
+    data_dir: str | None = None
+    languages: tuple[str, ...] | str = "all"  # "all", "available" (files present) or explicit list
+
+
+@dataclass
+class StudyConfig:
+    name: str
+    models: list[str]
+    tasks: list[TaskEntry]
+    seeds: list[int] = field(default_factory=lambda: [1])
+    methods: list[str] = field(default_factory=lambda: ["finetune"])
+    intermediate: list[str] = field(default_factory=lambda: ["none"])
+    train: TrainConfig = field(default_factory=TrainConfig)
+    db: str = "xlt-results/results.sqlite"
+    cache_dir: str | None = None  # converted models; default ~/.cache/xlt
+
+
+_TOP = {f.name for f in dataclasses.fields(StudyConfig)}
+_TRAIN = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+class _Where:
+    """Line numbers of keys in the YAML file, for error messages."""
+
+    def __init__(self, path: str, text: str):
+        self.path, self.lines = path, {}
+        try:
+            node = yaml.compose(text)
+        except yaml.YAMLError:
+            node = None
+        self._walk(node, ())
+
+    def _walk(self, node, prefix):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = prefix + (str(k.value),)
+                self.lines[key] = k.start_mark.line + 1
+                self._walk(v, key)
+
+    def __call__(self, *key) -> str:
+        line = self.lines.get(tuple(key))
+        return f"{self.path}:{line}" if line else self.path
+
+
+def _unknown_key(key: str, valid, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, sorted(valid), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"{where}: unknown key {key!r}{hint} (valid: {', '.join(sorted(valid))})")
+
+
+def _as_list(value, key: str, where: str) -> list:
+    if value is None:
+        raise ConfigError(f"{where}: {key!r} is empty")
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _coerce(value, f: dataclasses.Field, where: str):
+    """Check/convert a train.* value to its declared type (YAML reads 2e-5 as a string)."""
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "false", "1", "0", "yes", "no"):
+                return str(value).lower() in ("true", "1", "yes")
+            raise ValueError
+        if kind == "int":
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise ValueError
+            return int(float(value))
+        if kind == "float":
+            return float(value)
+        if kind == "str":
+            return str(value)
+        if kind == "dict":
+            if not isinstance(value, dict):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: train.{f.name} must be {kind}, got {value!r}") from None
+    return value
+
+
+def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
+    where = _Where(path, text)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a study file must be a YAML mapping (name:, models:, tasks:, ...)")
+    for key in raw:
+        if key not in _TOP:
+            raise _unknown_key(str(key), _TOP, where(str(key)))
+    for required in ("name", "models", "tasks"):
+        if required not in raw:
+            raise ConfigError(f"{path}: missing required key {required!r}")
+    train_raw = raw.get("train") or {}
+    if not isinstance(train_raw, dict):
+        raise ConfigError(f"{where('train')}: 'train' must be a mapping of training settings")
+    train = {}
+    for key, value in train_raw.items():
+        if key not in _TRAIN:
+            raise _unknown_key(str(key), _TRAIN, where("train", str(key)))
+        train[key] = _coerce(value, _TRAIN[key], where("train", str(key)))
+    tasks = [_task_entry(t, where("tasks")) for t in _as_list(raw["tasks"], "tasks", where("tasks"))]
+    seeds = _as_list(raw.get("seeds", [1]), "seeds", where("seeds"))
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"{where('seeds')}: seeds must be integers, got {seeds}")
+    cfg = StudyConfig(
+        name=str(raw["name"]),
+        models=[str(m) for m in _as_list(raw["models"], "models", where("models"))],
+        tasks=tasks,
+        seeds=seeds,
+        methods=[str(m) for m in _as_list(raw.get("methods", ["finetune"]), "methods", where("methods"))],
+        intermediate=[str(m) for m in _as_list(raw.get("intermediate", ["none"]), "intermediate",
+                                              where("intermediate"))],
+        train=TrainConfig(**train),
+        db=str(raw.get("db") or "xlt-results/results.sqlite"),
+        cache_dir=raw.get("cache_dir"),
+    )
+    for m in cfg.methods:
+        if m not in METHODS:
+            raise ConfigError(f"{where('methods')}: unknown method {m!r} (valid: {', '.join(METHODS)})")
+    for m in cfg.intermediate:
+        if m not in INTERMEDIATE:
+            raise ConfigError(f"{where('intermediate')}: unknown intermediate condition {m!r} "
+                              f"(valid: {', '.join(INTERMEDIATE)})")
+    if cfg.train.pooling not in ("auto", "cls", "mean"):
+        raise ConfigError(f"{where('train', 'pooling')}: train.pooling must be auto, cls or mean")
+    if cfg.train.precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"{where('train', 'precision')}: train.precision must be auto, fp32 or bf16")
+    return cfg
+
+
+def _task_entry(item, where: str) -> TaskEntry:
+    if isinstance(item, str):
+        return TaskEntry(item)
+    if not isinstance(item, dict) or "name" not in item:
+        raise ConfigError(f"{where}: a task is a name or a mapping with 'name' (got {item!r})")
+    valid = {"name", "data_dir", "languages"}
+    for key in item:
+        if key not in valid:
+            raise _unknown_key(str(key), valid, where)
+    langs = item.get("languages", "all")
+    if isinstance(langs, list):
+        langs = tuple(str(x) for x in langs)
+    elif langs not in ("all", "available"):
+        raise ConfigError(f"{where}: languages must be 'all', 'available' or a list, got {langs!r}")
+    data_dir = item.get("data_dir")
+    return TaskEntry(str(item["name"]), str(data_dir) if data_dir else None, langs)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """`train.lr=3e-5 seeds=[1,2]`: dotted keys, YAML values."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value (e.g. train.lr=3e-5)")
+        key, value = item.split("=", 1)
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a mapping")
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: invalid value ({exc.problem})") from None
+    return raw
+
+
+def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study file {path} not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    raw = apply_overrides(raw if isinstance(raw, dict) else raw, list(overrides))
+    cfg = parse_study(raw, str(path), text)
+    # relative data_dir / db paths are relative to the study file, not the shell's directory
+    base = path.parent
+    cfg.tasks = [
+        dataclasses.replace(t, data_dir=str((base / t.data_dir).resolve()))
+        if t.data_dir and not Path(t.data_dir).expanduser().is_absolute() else t
+        for t in cfg.tasks
+    ]
+    return cfg
+
+
+def to_dict(cfg: StudyConfig) -> dict:
+    d = dataclasses.asdict(cfg)
+    d["tasks"] = [dataclasses.asdict(t) for t in cfg.tasks]
+    return d

@@ -1,0 +1,227 @@
+"""Run a study: expand the grid, skip finished runs, run the rest, store every score.
+
+Run ids are hashes of everything that determines a result (model, task + version + data source +
+languages, seed, method, intermediate condition, training settings), so re-running a study does no
+work for finished runs and a killed study resumes with the first unfinished one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import resource
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from xlt import __version__
+from xlt.errors import XltError
+from xlt.models import registry
+from xlt.models.classifier import SequenceClassifier
+from xlt.store.db import Store
+from xlt.study.config import StudyConfig, TaskEntry, to_dict
+from xlt.tasks import get_task
+from xlt.training.batching import Encoded, encode
+from xlt.training.loop import TrainConfig, fine_tune, pick_device, predict
+
+log = logging.getLogger("xlt")
+
+# settings that change speed or logging but not the numbers: kept out of the run id
+_NOT_IN_RUN_ID = {"progress", "device", "threads", "eval_max_tokens", "eval_max_batch"}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    study: str
+    model: str
+    task: TaskEntry
+    seed: int
+    method: str
+    intermediate: str
+    train: TrainConfig
+
+    def identity(self, task_version: str) -> dict:
+        train = {k: v for k, v in dataclasses.asdict(self.train).items() if k not in _NOT_IN_RUN_ID}
+        return {
+            "model": self.model, "task": dataclasses.asdict(self.task), "task_version": task_version,
+            "seed": self.seed, "method": self.method, "intermediate": self.intermediate, "train": train,
+        }
+
+    def run_id(self, task_version: str) -> str:
+        blob = json.dumps(self.identity(task_version), sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def expand(study: StudyConfig) -> list[RunSpec]:
+    """The grid in a stable order: model-major so each model's data is tokenised once."""
+    return [
+        RunSpec(study.name, m, t, s, meth, inter, study.train)
+        for m in study.models for t in study.tasks for inter in study.intermediate
+        for meth in study.methods for s in study.seeds
+    ]
+
+
+class TaskData:
+    """One task entry's examples: English train/dev and test for each evaluation language."""
+
+    def __init__(self, entry: TaskEntry):
+        self.entry = entry
+        self.task = get_task(entry.name, entry.data_dir)
+        self.spec = self.task.spec
+
+    @cached_property
+    def languages(self) -> list[str]:
+        spec, langs = self.spec, self.entry.languages
+        if langs == "all":
+            chosen = list(spec.languages)
+        elif langs == "available":
+            chosen = self.task.available_languages("test")
+        else:
+            valid = set(spec.languages) | {spec.source_language}
+            bad = [l for l in langs if l not in valid]
+            if bad:
+                raise XltError(f"task {spec.name}: unknown language(s) {bad} (valid: {', '.join(sorted(valid))})")
+            chosen = list(langs)
+        if spec.source_language not in chosen:
+            chosen.insert(0, spec.source_language)  # English test is the reference for the gap
+        return chosen
+
+    @cached_property
+    def splits(self) -> dict:
+        src = self.spec.source_language
+        train, dev = self.task.load("train", src), self.task.load("dev", src)
+        test = {lang: self.task.load("test", lang) for lang in tqdm(self.languages, desc=f"load {self.spec.name}",
+                                                                    leave=False, unit="lang")}
+        return {"train": train, "dev": dev, "test": test}
+
+    @cached_property
+    def label2id(self) -> dict[str, int]:
+        labels = self.spec.labels or sorted({ex.label for ex in self.splits["train"]})
+        seen = {ex.label for ex in self.splits["train"]}
+        missing = [l for l in labels if l not in seen]
+        if missing and not self.spec.labels:
+            raise XltError(f"task {self.spec.name}: labels {missing} never occur in English train")
+        for lang, exs in [("dev", self.splits["dev"])] + list(self.splits["test"].items()):
+            for ex in exs:
+                if ex.label not in labels:
+                    raise XltError(f"{ex.origin}: label {ex.label!r} ({lang}) does not occur in train "
+                                   f"(train labels: {sorted(labels)})")
+        return {l: i for i, l in enumerate(labels)}
+
+
+class Runner:
+    def __init__(self, study: StudyConfig, store: Store, progress: bool = True):
+        self.study, self.store, self.progress = study, store, progress
+        self._tasks: dict[TaskEntry, TaskData] = {}
+        self._models: dict[str, tuple] = {}
+        self._encoded: dict[tuple, dict] = {}
+
+    def task(self, entry: TaskEntry) -> TaskData:
+        if entry not in self._tasks:
+            self._tasks[entry] = TaskData(entry)
+        return self._tasks[entry]
+
+    def plan(self) -> list[tuple[RunSpec, str, str]]:
+        """(run, run_id, status) for the whole grid; validates every task and model name up front."""
+        status = self.store.run_status()
+        out = []
+        for run in expand(self.study):
+            rid = run.run_id(self.task(run.task).spec.version)
+            out.append((run, rid, status.get(rid, "todo")))
+        for m in self.study.models:
+            registry.resolve_name_only(m)
+        return out
+
+    def run(self) -> dict:
+        plan = self.plan()
+        todo = [(r, rid) for r, rid, st in plan if st != "done"]
+        log.info("study %s: %d runs, %d done, %d to run", self.study.name, len(plan), len(plan) - len(todo), len(todo))
+        if self.study.train.threads:
+            torch.set_num_threads(self.study.train.threads)
+        for run, rid in tqdm(todo, desc=f"study {self.study.name}", unit="run", disable=not self.progress):
+            self.execute(run, rid)
+        return {"runs": len(plan), "skipped": len(plan) - len(todo), "ran": len(todo)}
+
+    def _model(self, name: str):
+        if name not in self._models:
+            ref = registry.resolve(name, self.study.cache_dir)
+            tokenizer, _ = registry.load(ref)
+            self._models[name] = (ref, tokenizer)
+        return self._models[name]
+
+    def _encode(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
+        key = (ref.location, run.task, run.train.max_length)
+        if key not in self._encoded:
+            l2i, cfg = data.label2id, run.train
+            enc = {
+                "train": encode(data.splits["train"], tokenizer, l2i, cfg.max_length, ref.input_prefix),
+                "dev": encode(data.splits["dev"], tokenizer, l2i, cfg.max_length, ref.input_prefix),
+            }
+            tests = data.splits["test"]
+            flat = [ex for lang in data.languages for ex in tests[lang]]
+            enc["test"] = encode(flat, tokenizer, l2i, cfg.max_length, ref.input_prefix)
+            enc["test_langs"] = np.repeat(data.languages, [len(tests[l]) for l in data.languages])
+            self._encoded = {key: enc}  # keep one task's tensors at a time: bounded memory
+        return self._encoded[key]
+
+    def execute(self, run: RunSpec, rid: str) -> None:
+        data = self.task(run.task)
+        ref, tokenizer = self._model(run.model)
+        info = {
+            "study": run.study, "model": run.model, "model_revision": ref.revision, "task": data.spec.name,
+            "task_version": data.spec.version, "method": run.method, "intermediate": run.intermediate,
+            "seed": run.seed, "config": {"run": run.identity(data.spec.version), "study": to_dict(self.study),
+                                         "model_location": ref.location},
+            "config_hash": rid, "xlt_version": __version__,
+        }
+        self.store.start_run(rid, info)
+        try:
+            result = self._train_and_eval(run, ref, tokenizer, data)
+        except BaseException as exc:
+            self.store.fail_run(rid, f"{type(exc).__name__}: {exc}")
+            raise
+        self.store.finish_run(rid, result["rows"], result["per_example"], result["info"])
+
+    def _train_and_eval(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
+        enc = self._encode(run, ref, tokenizer, data)
+        cfg = dataclasses.replace(run.train, progress=run.train.progress and self.progress)
+        train = _subsample(enc["train"], cfg.max_train_examples, run.seed)
+        _, encoder = registry.load(ref)
+        pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
+        model = SequenceClassifier(encoder, len(data.label2id), pooling, cfg.dropout)
+        device = pick_device(cfg.device)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        res = fine_tune(model, train, enc["dev"], cfg, run.seed, pad_id, device)
+        t0 = time.perf_counter()
+        pred = predict(model, enc["test"], cfg, pad_id, device)
+        eval_seconds = time.perf_counter() - t0
+        correct = (pred == enc["test"].labels).astype(np.float32)
+        rows, per_example = [], []
+        for lang in data.languages:
+            c = correct[enc["test_langs"] == lang]
+            rows.append({"language": lang, "split": "test", "metric": "accuracy", "value": float(c.mean()), "n": len(c)})
+            per_example.append({"language": lang, "metric": "accuracy", "values": c.astype(int).tolist()})
+        rows.append({"language": data.spec.source_language, "split": "dev", "metric": "accuracy",
+                     "value": res.best_dev, "n": len(enc["dev"])})
+        info = {"dev_score": res.best_dev, "best_step": res.best_step, "train_seconds": res.seconds,
+                "eval_seconds": eval_seconds, "peak_rss_mb": peak_rss_mb()}
+        return {"rows": rows, "per_example": per_example, "info": info}
+
+
+def _subsample(data: Encoded, n: int, seed: int) -> Encoded:
+    if not n or n >= len(data):
+        return data
+    idx = np.sort(np.random.default_rng(seed).choice(len(data), n, replace=False))
+    types = [data.token_type_ids[i] for i in idx] if data.token_type_ids is not None else None
+    return Encoded([data.input_ids[i] for i in idx], types, data.labels[idx])
+
+
+def peak_rss_mb() -> float:
+    """High-water mark of this process's resident memory (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

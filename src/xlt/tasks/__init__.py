@@ -1,0 +1,13 @@
+"""Task registry: importing a task module registers it (`@register`)."""
+
+from xlt.tasks.base import Example, Task, all_specs, get_task, register
+from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+
+from xlt.tasks import sib200  # noqa: E402,F401  (registers)
+
+try:  # the embedded CLDR task (being added alongside)
+    from xlt.tasks import cldr  # noqa: F401  (registers)
+except ImportError:  # pragma: no cover
+    pass
+
+__all__ = ["Example", "HubSource", "Task", "TaskSpec", "TaskType", "all_specs", "get_task", "register"]

@@ -1,0 +1,44 @@
+"""Typed task metadata: one `TaskSpec` per task, declared in the task's own module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class TaskType(str, Enum):
+    CLASSIFICATION = "classification"
+    MULTIPLE_CHOICE = "multiple-choice"
+    TAGGING = "tagging"
+    QA = "extractive-qa"
+    RETRIEVAL = "retrieval"
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where the task lives on the Hugging Face hub (parquet-backed; `datasets>=4` runs no scripts)."""
+
+    dataset: str
+    revision: str  # pinned commit or parquet-conversion ref; part of reproducibility
+    config: str | None = None  # may contain "{lang}", filled per language
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    type: TaskType
+    description: str
+    languages: tuple[str, ...]  # evaluation languages, in the task's own codes
+    source_language: str  # the (English) training language, in the same codes
+    metrics: tuple[str, ...]
+    main_metric: str
+    version: str  # bump when data or preprocessing changes: stored with every result
+    labels: tuple[str, ...] = ()
+    category: str | None = None  # XTREME-R category, None for non-XTREME-R tasks
+    train_source: str = ""  # human-readable English training source
+    hub: HubSource | None = None
+    local_format: str = ""  # what a local data directory must look like
+    license: str = ""
+    citation: str = ""
+    splits: tuple[str, ...] = ("train", "dev", "test")
+    extra: dict = field(default_factory=dict)

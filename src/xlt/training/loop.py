@@ -1,0 +1,193 @@
+"""The training loop: fine-tune on English, select on English dev, predict anything.
+
+Run it through a study (the loop itself has no CLI):
+
+    # CPU (laptop):            xlt study my_study.yaml
+    # one GPU (bf16 autocast): xlt study my_study.yaml train.device=cuda
+    # quick check of a change: xlt study my_study.yaml train.max_steps=20 seeds=[1]
+
+One optimizer step = `batch_size x grad_accum` examples, each batch padded only to its own longest
+sequence. Model selection evaluates English dev every `eval_every` steps (0 = once per epoch) and
+restores the best weights: the target languages are never looked at (true zero-shot).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from xlt.training.batching import Encoded, collate, eval_batches, train_batches
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 3.0
+    max_steps: int = 0  # > 0 caps optimizer steps (overrides epochs)
+    batch_size: int = 32  # examples per forward pass
+    grad_accum: int = 1  # forward passes per optimizer step
+    lr: float = 2e-5
+    head_lr: float = 0.0  # 0 = same as lr; a faster head helps short runs
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    max_length: int = 128  # tokens, truncation only (padding is per batch)
+    max_train_examples: int = 0  # > 0 subsamples English train (deterministic per seed)
+    eval_every: int = 0  # optimizer steps between dev evaluations; 0 = end of each epoch
+    eval_max_tokens: int = 16384  # token budget per evaluation batch
+    eval_max_batch: int = 256
+    pooling: str = "auto"  # auto = what the model was pretrained for (cls / mean)
+    dropout: float = 0.1
+    freeze_embeddings: bool = False  # freeze the word-embedding table (250k rows on XLM-R vocab)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 on GPUs that support it) | fp32 | bf16
+    threads: int = 0  # torch CPU threads; 0 = torch default
+    progress: bool = True
+    extra: dict = field(default_factory=dict)  # method-specific settings, recorded with the run
+
+
+@dataclass
+class TrainResult:
+    best_dev: float
+    best_step: int
+    steps: int
+    seconds: float
+    examples_seen: int
+    history: list[dict]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, precision: str):
+    use_bf16 = precision == "bf16" or (
+        precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    )
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+
+def _param_groups(model: nn.Module, cfg: TrainConfig):
+    decay, no_decay, head = [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if name.startswith("head.") and cfg.head_lr > 0:
+            head.append(p)
+        elif p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name:
+            no_decay.append(p)  # biases and norms are not decayed (BERT convention)
+        else:
+            decay.append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if head:
+        groups.append({"params": head, "weight_decay": cfg.weight_decay, "lr": cfg.head_lr})
+    return groups
+
+
+def _batch_to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def fine_tune(model: nn.Module, train: Encoded, dev: Encoded, cfg: TrainConfig, seed: int,
+              pad_id: int, device: torch.device, loss_fn=None) -> TrainResult:
+    """Train `model` in place; on return it holds the weights that scored best on `dev`.
+
+    `loss_fn(model, batch) -> loss` replaces plain cross-entropy (methods such as EPAR plug in here).
+    """
+    seed_everything(seed)
+    rng = np.random.default_rng(seed)
+    if cfg.freeze_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    model.to(device)
+    steps_per_epoch = math.ceil(math.ceil(len(train) / cfg.batch_size) / cfg.grad_accum)
+    total = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
+    eval_every = cfg.eval_every or steps_per_epoch
+    opt = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, fused=device.type == "cuda")
+    warmup = int(cfg.warmup_ratio * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+    )
+    loss_fn = loss_fn or _cross_entropy
+    lengths = train.lengths
+    best = (-1.0, 0, None)
+    history, step, seen, t0 = [], 0, 0, time.perf_counter()
+    bar = tqdm(total=total, desc="fine-tune", unit="step", disable=not cfg.progress, leave=False)
+
+    def batches():
+        while True:  # epochs until `total` optimizer steps are done
+            yield from train_batches(lengths, cfg.batch_size, rng)
+
+    stream = batches()
+    while step < total:
+        model.train()
+        for _ in range(cfg.grad_accum):
+            batch = _batch_to(collate(train, next(stream), pad_id), device)
+            with autocast(device, cfg.precision):
+                loss = loss_fn(model, batch) / cfg.grad_accum
+            loss.backward()
+            seen += len(batch["labels"])
+        if cfg.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        if step % eval_every == 0 or step == total:
+            acc = accuracy(predict(model, dev, cfg, pad_id, device), dev.labels)
+            history.append({"step": step, "dev_accuracy": acc, "loss": float(loss) * cfg.grad_accum})
+            bar.set_postfix(dev=f"{acc:.3f}")
+            if acc > best[0]:
+                best = (acc, step, _trainable_state(model))
+    bar.close()
+    model.load_state_dict(best[2], strict=False)
+    return TrainResult(best[0], best[1], step, time.perf_counter() - t0, seen, history)
+
+
+def _cross_entropy(model: nn.Module, batch: dict) -> torch.Tensor:
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"})
+    return nn.functional.cross_entropy(logits.float(), batch["labels"])
+
+
+def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the parameters that training changes (frozen ones need no snapshot)."""
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int,
+                   device: torch.device) -> np.ndarray:
+    """Logits in the original example order; batches are length-sorted for speed."""
+    model.eval()
+    out = None
+    for idx in eval_batches(data.lengths, cfg.eval_max_tokens, cfg.eval_max_batch):
+        batch = _batch_to(collate(data, idx, pad_id), device)
+        batch.pop("labels")
+        with autocast(device, cfg.precision):
+            logits = model(**batch).float().cpu().numpy()
+        if out is None:
+            out = np.empty((len(data), logits.shape[1]), dtype=np.float32)
+        out[idx] = logits
+    return out
+
+
+def predict(model, data: Encoded, cfg: TrainConfig, pad_id: int, device: torch.device) -> np.ndarray:
+    return predict_logits(model, data, cfg, pad_id, device).argmax(-1)
+
+
+def accuracy(pred: np.ndarray, gold: np.ndarray) -> float:
+    return float((pred == gold).mean()) if len(gold) else float("nan")
