@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,27 +102,41 @@ def _local_revision(path: Path) -> str:
     return "local-" + h.hexdigest()[:12]
 
 
-def load(ref: ModelRef):
-    """Load (tokenizer, encoder) for a resolved reference; hub failures become one clear error."""
-    from transformers import AutoModel, AutoTokenizer
+@contextmanager
+def _loading(ref: ModelRef):
+    """Quiet transformers, and turn hub/file failures into one clear error."""
     from transformers.utils import logging as hf_logging
 
     # per-load reports ("pooler weights unused") and bars would drown the study's own progress
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref.location, revision=ref.revision)
-        try:  # the pooler is unused (we pool ourselves); dropping it keeps DDP free of idle params
-            encoder = AutoModel.from_pretrained(ref.location, revision=ref.revision, add_pooling_layer=False)
-        except TypeError:  # architectures without a pooler do not take the argument
-            encoder = AutoModel.from_pretrained(ref.location, revision=ref.revision)
+        yield {} if Path(ref.location).is_dir() else {"revision": ref.revision}
     except OSError as exc:
         if Path(ref.location).is_dir():
             raise XltError(f"cannot load model from {ref.location}: {exc}") from exc
         raise XltError(f"model {ref.location!r}: " + OFFLINE_HINT.format(id=ref.location)) from exc
+
+
+def load_tokenizer(ref: ModelRef):
+    from transformers import AutoTokenizer
+
+    with _loading(ref) as kw:
+        tokenizer = AutoTokenizer.from_pretrained(ref.location, **kw)
     if not tokenizer.is_fast:
         raise XltError(f"model {ref.name!r} has no fast tokenizer (tokenizer.json); xlt needs one")
-    return tokenizer, encoder
+    return tokenizer
+
+
+def load_encoder(ref: ModelRef):
+    """A fresh copy of the pretrained encoder (every run starts from the same weights)."""
+    from transformers import AutoModel
+
+    with _loading(ref) as kw:
+        try:  # the pooler is unused (we pool ourselves); dropping it keeps DDP free of idle params
+            return AutoModel.from_pretrained(ref.location, add_pooling_layer=False, **kw)
+        except TypeError:  # architectures without a pooler do not take the argument
+            return AutoModel.from_pretrained(ref.location, **kw)
 
 
 def describe() -> list[dict]:

@@ -151,7 +151,7 @@ class Runner:
     def _model(self, name: str):
         if name not in self._models:
             ref = registry.resolve(name, self.study.cache_dir)
-            tokenizer, _ = registry.load(ref)
+            tokenizer = registry.load_tokenizer(ref)
             self._models[name] = (ref, tokenizer)
         return self._models[name]
 
@@ -192,7 +192,7 @@ class Runner:
         enc = self._encode(run, ref, tokenizer, data)
         cfg = dataclasses.replace(run.train, progress=run.train.progress and self.progress)
         train = _subsample(enc["train"], cfg.max_train_examples, run.seed)
-        _, encoder = registry.load(ref)
+        encoder = registry.load_encoder(ref)
         pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
         model = SequenceClassifier(encoder, len(data.label2id), pooling, cfg.dropout)
         device = pick_device(cfg.device)
@@ -209,7 +209,8 @@ class Runner:
             per_example.append({"language": lang, "metric": "accuracy", "values": c.astype(int).tolist()})
         rows.append({"language": data.spec.source_language, "split": "dev", "metric": "accuracy",
                      "value": res.best_dev, "n": len(enc["dev"])})
-        info = {"dev_score": res.best_dev, "best_step": res.best_step, "train_seconds": res.seconds,
+        info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
+                "dev_score": res.best_dev, "best_step": res.best_step, "train_seconds": res.seconds,
                 "eval_seconds": eval_seconds, "peak_rss_mb": peak_rss_mb()}
         return {"rows": rows, "per_example": per_example, "info": info}
 

@@ -3,11 +3,6 @@
 from xlt.tasks.base import Example, Task, all_specs, get_task, register
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
-from xlt.tasks import sib200  # noqa: E402,F401  (registers)
-
-try:  # the embedded CLDR task (being added alongside)
-    from xlt.tasks import cldr  # noqa: F401  (registers)
-except ImportError:  # pragma: no cover
-    pass
+from xlt.tasks import cldr, sib200  # noqa: E402,F401  (importing registers them)
 
 __all__ = ["Example", "HubSource", "Task", "TaskSpec", "TaskType", "all_specs", "get_task", "register"]
