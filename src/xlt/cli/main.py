@@ -49,7 +49,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # overrides may follow options (`xlt study s.yaml --dry-run seeds=[1]`): collect them by hand
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command not in ("study", "demo") or any("=" not in e for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = list(args.overrides) + extra
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     try:
         return _dispatch(args)

@@ -22,7 +22,7 @@ from sqlalchemy import (
     JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
     create_engine, delete, event, select, update,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from xlt.errors import XltError
 
@@ -65,6 +65,13 @@ scores = Table(
     UniqueConstraint("run_id", "language", "split", "metric", name="uq_score"),
 )
 
+# which studies include which runs: a run shared by two studies is computed once, listed in both
+study_runs = Table(
+    "study_runs", metadata,
+    Column("study", String(200), primary_key=True),
+    Column("run_id", String(64), primary_key=True),
+)
+
 example_scores = Table(
     "example_scores", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -97,16 +104,21 @@ class Store:
             raise XltError(f"cannot open results database {url!r}: {exc}") from exc
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._retry(lambda: metadata.create_all(self.engine))
+        self._retry(lambda: metadata.create_all(self.engine), also=("already exists",))
 
     @staticmethod
-    def _retry(fn, attempts: int = 8):
-        """SQLite allows one writer; concurrent workers retry on 'database is locked' with backoff."""
+    def _retry(fn, attempts: int = 8, also: tuple[str, ...] = ()):
+        """SQLite allows one writer; concurrent workers retry on 'database is locked' with backoff.
+
+        `also`: further transient messages (two workers creating the tables of a new file race on
+        "table already exists"; the retry then finds the tables and creates nothing).
+        """
         for i in range(attempts):
             try:
                 return fn()
-            except OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or i == attempts - 1:
+            except (OperationalError, IntegrityError) as exc:
+                transient = ("locked", "busy") + also
+                if not any(t in str(exc) for t in transient) or i == attempts - 1:
                     raise
                 time.sleep(0.05 * 2**i)
 
@@ -114,6 +126,13 @@ class Store:
     def run_status(self) -> dict[str, str]:
         with self.engine.connect() as c:
             return dict(c.execute(select(runs.c.run_id, runs.c.status)).all())
+
+    def link_study(self, study: str, run_ids: list[str]) -> None:
+        """Record that `study` includes these runs (idempotent)."""
+        def tx():
+            with self.engine.begin() as c:
+                _link(c, study, run_ids)
+        self._retry(tx, also=("UNIQUE", "duplicate key"))
 
     def start_run(self, run_id: str, info: dict) -> None:
         """Record that a run started (replacing an unfinished attempt; a done run is never reset)."""
@@ -125,7 +144,8 @@ class Store:
                 if status is not None:
                     c.execute(delete(runs).where(runs.c.run_id == run_id))
                 c.execute(runs.insert().values(run_id=run_id, status="running", started_at=_now(), **info))
-        self._retry(tx)
+                _link(c, info["study"], [run_id])
+        self._retry(tx, also=("UNIQUE", "duplicate key"))
 
     def finish_run(self, run_id: str, rows: Iterable[dict], per_example: Iterable[dict], info: dict) -> None:
         """Atomically store all scores of a run and mark it done (rewriting replaces old rows)."""
@@ -160,7 +180,7 @@ class Store:
             .where(runs.c.status == "done", scores.c.split == split)
         )
         if study:
-            q = q.where(runs.c.study == study)
+            q = q.join(study_runs, study_runs.c.run_id == runs.c.run_id).where(study_runs.c.study == study)
         if task:
             q = q.where(runs.c.task == task)
         with self.engine.connect() as c:
@@ -169,9 +189,16 @@ class Store:
     def runs(self, study: str | None = None) -> list[dict]:
         q = select(runs)
         if study:
-            q = q.where(runs.c.study == study)
+            q = q.join(study_runs, study_runs.c.run_id == runs.c.run_id).where(study_runs.c.study == study)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]
+
+
+def _link(conn, study: str, run_ids: list[str]) -> None:
+    have = set(conn.execute(select(study_runs.c.run_id).where(study_runs.c.study == study)).scalars())
+    new = [{"study": study, "run_id": r} for r in dict.fromkeys(run_ids) if r not in have]
+    if new:
+        conn.execute(study_runs.insert(), new)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

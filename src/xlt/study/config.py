@@ -192,7 +192,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         node = raw
         parts = key.strip().split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or written as an empty section (`train:`)
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a mapping")
         try:
@@ -213,9 +215,12 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    raw = apply_overrides(raw if isinstance(raw, dict) else raw, list(overrides))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a study file must be a YAML mapping (name:, models:, tasks:, ...)")
+    raw = apply_overrides(raw, list(overrides))
     cfg = parse_study(raw, str(path), text)
-    # relative data_dir / db paths are relative to the study file, not the shell's directory
+    # a relative data_dir is relative to the study file; a relative db to the working directory
+    # (the packaged demo study must not write into site-packages)
     base = path.parent
     cfg.tasks = [
         dataclasses.replace(t, data_dir=str((base / t.data_dir).resolve()))

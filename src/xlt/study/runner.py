@@ -28,7 +28,7 @@ from xlt.store.db import Store
 from xlt.study.config import StudyConfig, TaskEntry, to_dict
 from xlt.tasks import get_task
 from xlt.training.batching import Encoded, encode
-from xlt.training.loop import TrainConfig, fine_tune, pick_device, predict
+from xlt.training.loop import TrainConfig, fine_tune, pick_device, predict, seed_everything
 
 log = logging.getLogger("xlt")
 
@@ -46,15 +46,18 @@ class RunSpec:
     intermediate: str
     train: TrainConfig
 
-    def identity(self, task_version: str) -> dict:
+    def identity(self, task_version: str, languages: list[str]) -> dict:
+        """What determines the numbers; `languages` is the resolved list (so 'available' re-runs
+        when files are added)."""
         train = {k: v for k, v in dataclasses.asdict(self.train).items() if k not in _NOT_IN_RUN_ID}
+        task = dict(dataclasses.asdict(self.task), languages=list(languages))
         return {
-            "model": self.model, "task": dataclasses.asdict(self.task), "task_version": task_version,
+            "model": self.model, "task": task, "task_version": task_version,
             "seed": self.seed, "method": self.method, "intermediate": self.intermediate, "train": train,
         }
 
-    def run_id(self, task_version: str) -> str:
-        blob = json.dumps(self.identity(task_version), sort_keys=True, default=list)
+    def run_id(self, task_version: str, languages: list[str]) -> str:
+        blob = json.dumps(self.identity(task_version, languages), sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -70,8 +73,8 @@ def expand(study: StudyConfig) -> list[RunSpec]:
 class TaskData:
     """One task entry's examples: English train/dev and test for each evaluation language."""
 
-    def __init__(self, entry: TaskEntry):
-        self.entry = entry
+    def __init__(self, entry: TaskEntry, progress: bool = True):
+        self.entry, self.progress = entry, progress
         self.task = get_task(entry.name, entry.data_dir)
         self.spec = self.task.spec
 
@@ -87,7 +90,7 @@ class TaskData:
             bad = [l for l in langs if l not in valid]
             if bad:
                 raise XltError(f"task {spec.name}: unknown language(s) {bad} (valid: {', '.join(sorted(valid))})")
-            chosen = list(langs)
+            chosen = list(dict.fromkeys(langs))  # a language listed twice is evaluated once
         if spec.source_language not in chosen:
             chosen.insert(0, spec.source_language)  # English test is the reference for the gap
         return chosen
@@ -96,8 +99,9 @@ class TaskData:
     def splits(self) -> dict:
         src = self.spec.source_language
         train, dev = self.task.load("train", src), self.task.load("dev", src)
-        test = {lang: self.task.load("test", lang) for lang in tqdm(self.languages, desc=f"load {self.spec.name}",
-                                                                    leave=False, unit="lang")}
+        langs = tqdm(self.languages, desc=f"load {self.spec.name}", leave=False, unit="lang",
+                     disable=not self.progress)
+        test = {lang: self.task.load("test", lang) for lang in langs}
         return {"train": train, "dev": dev, "test": test}
 
     @cached_property
@@ -124,22 +128,26 @@ class Runner:
 
     def task(self, entry: TaskEntry) -> TaskData:
         if entry not in self._tasks:
-            self._tasks[entry] = TaskData(entry)
+            self._tasks[entry] = TaskData(entry, self.progress)
         return self._tasks[entry]
 
     def plan(self) -> list[tuple[RunSpec, str, str]]:
         """(run, run_id, status) for the whole grid; validates every task and model name up front."""
         status = self.store.run_status()
-        out = []
+        out, seen = [], set()
         for run in expand(self.study):
-            rid = run.run_id(self.task(run.task).spec.version)
-            out.append((run, rid, status.get(rid, "todo")))
+            data = self.task(run.task)
+            rid = run.run_id(data.spec.version, data.languages)
+            if rid not in seen:  # `seeds: [1, 1]` or a model listed twice is one run
+                seen.add(rid)
+                out.append((run, rid, status.get(rid, "todo")))
         for m in self.study.models:
             registry.resolve_name_only(m)
         return out
 
     def run(self) -> dict:
         plan = self.plan()
+        self.store.link_study(self.study.name, [rid for _, rid, _ in plan])
         todo = [(r, rid) for r, rid, st in plan if st != "done"]
         log.info("study %s: %d runs, %d done, %d to run", self.study.name, len(plan), len(plan) - len(todo), len(todo))
         if self.study.train.threads:
@@ -176,7 +184,8 @@ class Runner:
         info = {
             "study": run.study, "model": run.model, "model_revision": ref.revision, "task": data.spec.name,
             "task_version": data.spec.version, "method": run.method, "intermediate": run.intermediate,
-            "seed": run.seed, "config": {"run": run.identity(data.spec.version), "study": to_dict(self.study),
+            "seed": run.seed, "config": {"run": run.identity(data.spec.version, data.languages),
+                                         "study": to_dict(self.study),
                                          "model_location": ref.location},
             "config_hash": rid, "xlt_version": __version__,
         }
@@ -192,6 +201,7 @@ class Runner:
         enc = self._encode(run, ref, tokenizer, data)
         cfg = dataclasses.replace(run.train, progress=run.train.progress and self.progress)
         train = _subsample(enc["train"], cfg.max_train_examples, run.seed)
+        seed_everything(run.seed)  # the head's random init must not depend on earlier runs
         encoder = registry.load_encoder(ref)
         pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
         model = SequenceClassifier(encoder, len(data.label2id), pooling, cfg.dropout)

@@ -149,7 +149,7 @@ def fine_tune(model: nn.Module, train: Encoded, dev: Encoded, cfg: TrainConfig, 
         bar.update(1)
         if step % eval_every == 0 or step == total:
             acc = accuracy(predict(model, dev, cfg, pad_id, device), dev.labels)
-            history.append({"step": step, "dev_accuracy": acc, "loss": float(loss) * cfg.grad_accum})
+            history.append({"step": step, "dev_accuracy": acc, "loss": loss.item() * cfg.grad_accum})
             bar.set_postfix(dev=f"{acc:.3f}")
             if acc > best[0]:
                 best = (acc, step, _trainable_state(model))
