@@ -170,11 +170,14 @@ def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int,
-                   device: torch.device) -> np.ndarray:
+                   device: torch.device, desc: str = "evaluate") -> np.ndarray:
     """Logits in the original example order; batches are length-sorted for speed."""
     model.eval()
     out = None
-    for idx in eval_batches(data.lengths, cfg.eval_max_tokens, cfg.eval_max_batch):
+    batches = list(eval_batches(data.lengths, cfg.eval_max_tokens, cfg.eval_max_batch))
+    # only large evaluations get a bar (dev checks during training would flood the terminal)
+    show = cfg.progress and len(data) >= 2000
+    for idx in tqdm(batches, desc=desc, unit="batch", disable=not show, leave=False):
         batch = _batch_to(collate(data, idx, pad_id), device)
         batch.pop("labels")
         with autocast(device, cfg.precision):
