@@ -1,8 +1,12 @@
 """Task registry: importing a task module registers it (`@register`)."""
 
-from xlt.tasks.base import Example, Task, all_specs, get_task, register
+from xlt.tasks.base import (
+    Answer, Candidate, ChoiceExample, Example, QAExample, RetrievalExample, TaggingExample, Task, all_specs,
+    get_task, register,
+)
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
 from xlt.tasks import cldr, sib200  # noqa: E402,F401  (importing registers them)
 
-__all__ = ["Example", "HubSource", "Task", "TaskSpec", "TaskType", "all_specs", "get_task", "register"]
+__all__ = ["Answer", "Candidate", "ChoiceExample", "Example", "QAExample", "RetrievalExample", "TaggingExample",
+           "HubSource", "Task", "TaskSpec", "TaskType", "all_specs", "get_task", "register"]

@@ -28,6 +28,64 @@ class Example:
     origin: str = ""
 
 
+@dataclass(frozen=True)
+class ChoiceExample:
+    """Multiple choice (XCOPA): a premise, an optional question ("cause"/"effect"), 2+ choices."""
+
+    premise: str
+    choices: tuple[str, ...]
+    label: int | None  # index into `choices`
+    question: str | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class TaggingExample:
+    """Token-level tagging (POS, NER): pre-tokenised words and one tag per word (IOB2 for NER)."""
+
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...] | None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    start: int  # character offset into the context; -1 when the dataset gives none
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """Extractive QA (SQuAD v1.1 layout): answers are spans of `context`."""
+
+    id: str
+    question: str
+    context: str
+    answers: tuple[Answer, ...]
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class RetrievalExample:
+    """A query and the id of its gold candidate(s) in the task's candidate pool for that language.
+
+    Tatoeba: query = a sentence in language X, gold = the id of its English translation.
+    LAReQA / Mewsli-X: query = question / mention in context, gold = answer sentences / entity ids.
+    """
+
+    id: str
+    query: str
+    gold: tuple[str, ...]
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    text: str
+    language: str = ""
+
+
 class Task(ABC):
     spec: ClassVar[TaskSpec]
 
@@ -41,7 +99,7 @@ class Task(ABC):
         return self.spec.name
 
     # -- loading ---------------------------------------------------------------------------
-    def load(self, split: str, language: str) -> list[Example]:
+    def load(self, split: str, language: str) -> list:
         """Examples of one split in one language, from `data_dir` if given, else the default source."""
         if split not in self.spec.splits:
             raise unknown(f"split for task {self.name}", split, self.spec.splits)
@@ -57,15 +115,15 @@ class Task(ABC):
         self._check_labels(examples, split, language)
         return examples
 
-    def _check_labels(self, examples: list[Example], split: str, language: str) -> None:
+    def _check_labels(self, examples: list, split: str, language: str) -> None:
         if not self.spec.labels:
             return
         known = set(self.spec.labels)
         for ex in examples:
-            if ex.label is not None and ex.label not in known:
+            bad = [l for l in _labels_of(ex) if l is not None and l not in known]
+            if bad:
                 raise DataError(
-                    f"label {ex.label!r} ({split}/{language}) is not one of the task's labels "
-                    f"{sorted(known)}",
+                    f"label {bad[0]!r} ({split}/{language}) is not one of the task's labels {sorted(known)}",
                     ex.origin or None,
                 )
 
@@ -74,13 +132,17 @@ class Task(ABC):
         return list(self.spec.languages)
 
     @abstractmethod
-    def load_local(self, split: str, language: str) -> list[Example]:
+    def load_local(self, split: str, language: str) -> list:
         """Read the benchmark's released file layout below `self.data_dir`."""
+
+    def load_candidates(self, language: str) -> list[Candidate]:
+        """Retrieval tasks: the candidate pool that queries in `language` are ranked against."""
+        raise XltError(f"task {self.name} is not a retrieval task")
 
     def hub_source(self) -> HubSource | None:
         return self.spec.hub
 
-    def load_hub(self, split: str, language: str) -> list[Example]:
+    def load_hub(self, split: str, language: str) -> list:
         from xlt.tasks.hub import load_hub_split
 
         return [
@@ -91,8 +153,16 @@ class Task(ABC):
     def hub_split_name(self, split: str) -> str:
         return {"dev": "validation"}.get(split, split)
 
-    def from_hub_record(self, record: dict, origin: str) -> Example:
+    def from_hub_record(self, record: dict, origin: str):
         raise XltError(f"task {self.name} has no hub loader; pass a local data_dir")
+
+
+def _labels_of(ex) -> tuple:
+    if isinstance(ex, Example):
+        return (ex.label,)
+    if isinstance(ex, TaggingExample):
+        return ex.tags or ()
+    return ()
 
 
 def register(cls: type[Task]) -> type[Task]:
