@@ -76,16 +76,17 @@ class CountingFineTune:
         self.calls, self.interrupt_on, self.after_batches = 0, interrupt_on, after_batches
         self.batches_in_interrupted = 0
 
-    def __call__(self, model, train, dev, cfg, seed, pad_id, device, loss_fn=None):
+    def __call__(self, model, train, cfg, seed, pad_id, device, loss_fn, dev_score):
         self.calls += 1
         if self.calls == self.interrupt_on:
-            def loss(m, batch):
+            inner = loss_fn
+
+            def loss_fn(m, batch):
                 self.batches_in_interrupted += 1
                 if self.batches_in_interrupted > self.after_batches:
                     raise KeyboardInterrupt
-                return loop._cross_entropy(m, batch)
-            loss_fn = loss
-        return loop.fine_tune(model, train, dev, cfg, seed, pad_id, device, loss_fn)
+                return inner(m, batch)
+        return loop.fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score)
 
 
 # -- end to end -----------------------------------------------------------------------------------

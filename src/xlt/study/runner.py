@@ -23,12 +23,12 @@ from tqdm.auto import tqdm
 from xlt import __version__
 from xlt.errors import XltError
 from xlt.models import registry
-from xlt.models.classifier import SequenceClassifier
 from xlt.store.db import Store
 from xlt.study.config import StudyConfig, TaskEntry, to_dict
 from xlt.tasks import get_task
-from xlt.training.batching import Encoded, encode
-from xlt.training.loop import TrainConfig, fine_tune, pick_device, predict, seed_everything
+from xlt.training.batching import Encoded
+from xlt.training.loop import TrainConfig, fine_tune, forward_rows, pick_device, seed_everything
+from xlt.training.tasktypes import adapter_for
 
 log = logging.getLogger("xlt")
 
@@ -105,18 +105,34 @@ class TaskData:
         return {"train": train, "dev": dev, "test": test}
 
     @cached_property
-    def label2id(self) -> dict[str, int]:
-        labels = self.spec.labels or sorted({ex.label for ex in self.splits["train"]})
-        seen = {ex.label for ex in self.splits["train"]}
-        missing = [l for l in labels if l not in seen]
-        if missing and not self.spec.labels:
-            raise XltError(f"task {self.spec.name}: labels {missing} never occur in English train")
+    def adapter(self):
+        return adapter_for(self.spec)
+
+    @cached_property
+    def label_names(self) -> list[str]:
+        """The head's label vocabulary; every dev/test label must be in it (checked once here)."""
+        labels = self.adapter.label_names(self.splits["train"])
+        known = set(labels)
+        if not known:
+            return labels
         for lang, exs in [("dev", self.splits["dev"])] + list(self.splits["test"].items()):
             for ex in exs:
-                if ex.label not in labels:
-                    raise XltError(f"{ex.origin}: label {ex.label!r} ({lang}) does not occur in train "
-                                   f"(train labels: {sorted(labels)})")
-        return {l: i for i, l in enumerate(labels)}
+                for label in _example_labels(ex):
+                    if label not in known:
+                        raise XltError(f"{ex.origin}: label {label!r} ({lang}) does not occur in train "
+                                       f"(train labels: {sorted(known)})")
+        return labels
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {l: i for i, l in enumerate(self.label_names)}
+
+
+def _example_labels(ex) -> tuple:
+    if hasattr(ex, "tags"):
+        return tuple(ex.tags or ())
+    label = getattr(ex, "label", None)
+    return (label,) if isinstance(label, str) else ()
 
 
 class Runner:
@@ -166,15 +182,14 @@ class Runner:
     def _encode(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
         key = (ref.location, run.task, run.train.max_length)
         if key not in self._encoded:
-            l2i, cfg = data.label2id, run.train
-            enc = {
-                "train": encode(data.splits["train"], tokenizer, l2i, cfg.max_length, ref.input_prefix),
-                "dev": encode(data.splits["dev"], tokenizer, l2i, cfg.max_length, ref.input_prefix),
-            }
+            l2i, cfg, adapter = data.label2id, run.train, data.adapter
+            enc = {split: adapter.encode(data.splits[split], tokenizer, l2i, cfg.max_length, ref.input_prefix)
+                   for split in ("train", "dev")}
             tests = data.splits["test"]
             flat = [ex for lang in data.languages for ex in tests[lang]]
-            enc["test"] = encode(flat, tokenizer, l2i, cfg.max_length, ref.input_prefix)
-            enc["test_langs"] = np.repeat(data.languages, [len(tests[l]) for l in data.languages])
+            enc["test"] = adapter.encode(flat, tokenizer, l2i, cfg.max_length, ref.input_prefix)
+            bounds = np.cumsum([0] + [len(tests[l]) for l in data.languages])
+            enc["test_slices"] = {l: slice(bounds[i], bounds[i + 1]) for i, l in enumerate(data.languages)}
             self._encoded = {key: enc}  # keep one task's tensors at a time: bounded memory
         return self._encoded[key]
 
@@ -199,25 +214,38 @@ class Runner:
 
     def _train_and_eval(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
         enc = self._encode(run, ref, tokenizer, data)
+        adapter, names = data.adapter, data.label_names
         cfg = dataclasses.replace(run.train, progress=run.train.progress and self.progress)
         train = _subsample(enc["train"], cfg.max_train_examples, run.seed)
         seed_everything(run.seed)  # the head's random init must not depend on earlier runs
         encoder = registry.load_encoder(ref)
         pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
-        model = SequenceClassifier(encoder, len(data.label2id), pooling, cfg.dropout)
+        model = adapter.build(encoder, len(names), pooling, cfg.dropout)
         device = pick_device(cfg.device)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        res = fine_tune(model, train, enc["dev"], cfg, run.seed, pad_id, device)
+
+        def evaluate(encoded: Encoded, examples: list, desc: str):
+            preds = adapter.decode(encoded, forward_rows(model, encoded, cfg, pad_id, device, desc), names)
+            return adapter.score(preds, examples)
+
+        def dev_score(m) -> float:
+            return evaluate(enc["dev"], data.splits["dev"], "dev").values[adapter.main_metric]
+
+        res = fine_tune(model, train, cfg, run.seed, pad_id, device, adapter.loss, dev_score)
         t0 = time.perf_counter()
-        pred = predict(model, enc["test"], cfg, pad_id, device)
-        eval_seconds = time.perf_counter() - t0
-        correct = (pred == enc["test"].labels).astype(np.float32)
+        outputs = forward_rows(model, enc["test"], cfg, pad_id, device)  # all languages in one sorted pass
+        preds = adapter.decode(enc["test"], outputs, names)
         rows, per_example = [], []
         for lang in data.languages:
-            c = correct[enc["test_langs"] == lang]
-            rows.append({"language": lang, "split": "test", "metric": "accuracy", "value": float(c.mean()), "n": len(c)})
-            per_example.append({"language": lang, "metric": "accuracy", "values": c.astype(int).tolist()})
-        rows.append({"language": data.spec.source_language, "split": "dev", "metric": "accuracy",
+            sl = enc["test_slices"][lang]
+            scores = adapter.score(preds[sl], data.splits["test"][lang])
+            n = int(sl.stop - sl.start)
+            for metric, value in scores.values.items():
+                rows.append({"language": lang, "split": "test", "metric": metric, "value": float(value), "n": n})
+            for metric, values in scores.per_example.items():
+                per_example.append({"language": lang, "metric": metric, "values": values})
+        eval_seconds = time.perf_counter() - t0
+        rows.append({"language": data.spec.source_language, "split": "dev", "metric": adapter.main_metric,
                      "value": res.best_dev, "n": len(enc["dev"])})
         info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
                 "dev_score": res.best_dev, "best_step": res.best_step, "train_seconds": res.seconds,
@@ -228,9 +256,7 @@ class Runner:
 def _subsample(data: Encoded, n: int, seed: int) -> Encoded:
     if not n or n >= len(data):
         return data
-    idx = np.sort(np.random.default_rng(seed).choice(len(data), n, replace=False))
-    types = [data.token_type_ids[i] for i in idx] if data.token_type_ids is not None else None
-    return Encoded([data.input_ids[i] for i in idx], types, data.labels[idx])
+    return data.subset(np.sort(np.random.default_rng(seed).choice(len(data), n, replace=False)))
 
 
 def peak_rss_mb() -> float:

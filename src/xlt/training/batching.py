@@ -2,6 +2,9 @@
 
 Padding to the longest sequence *in the batch* (not to max_length) and putting similar lengths in
 one batch is where most of the speed over the HF example scripts comes from on short inputs.
+
+A row of `Encoded` is one example: a token-id list, or for multiple choice a list of k token-id
+lists (premise + each choice) that are flattened into k rows of the padded batch.
 """
 
 from __future__ import annotations
@@ -12,58 +15,75 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from xlt.tasks.base import Example
+IGNORE = -100  # label of sub-tokens that are not scored (cross_entropy's ignore_index)
 
 
 @dataclass
 class Encoded:
-    """Token ids of a list of examples (unpadded) and their label ids (-1 where unlabelled)."""
+    """Token ids of a list of examples (unpadded) and their labels.
 
-    input_ids: list[list[int]]
-    token_type_ids: list[list[int]] | None
+    `labels`: one class / choice index per row (-1 where unlabelled).
+    `token_labels`: tagging only, one label id per sub-token (IGNORE for special and non-first
+    sub-tokens); `word_ids`: tagging only, the word index of every scored sub-token position.
+    """
+
+    input_ids: list
+    token_type_ids: list | None
     labels: np.ndarray
+    token_labels: list[list[int]] | None = None
+    word_ids: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     @property
+    def nested(self) -> bool:
+        return bool(self.input_ids) and isinstance(self.input_ids[0][0], list)
+
+    @property
     def lengths(self) -> np.ndarray:
-        return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+        """Tokens per row (for choice rows: k x the longest choice, what the row costs)."""
+        if self.nested:
+            return np.fromiter((len(r) * max(map(len, r)) for r in self.input_ids), np.int64, len(self))
+        return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self))
 
-
-def encode(examples: Sequence[Example], tokenizer, label2id: dict[str, int], max_length: int,
-           prefix: str = "") -> Encoded:
-    texts = [prefix + ex.text for ex in examples]
-    pairs = [ex.text_pair for ex in examples]
-    has_pairs = any(p is not None for p in pairs)
-    enc = tokenizer(
-        texts,
-        [p or "" for p in pairs] if has_pairs else None,
-        truncation=True,
-        max_length=max_length,
-        padding=False,
-        return_attention_mask=False,
-        return_token_type_ids=has_pairs,
-    )
-    labels = np.array([label2id[ex.label] if ex.label is not None else -1 for ex in examples], dtype=np.int64)
-    return Encoded(enc["input_ids"], enc.get("token_type_ids") if has_pairs else None, labels)
+    def subset(self, idx: Sequence[int]) -> "Encoded":
+        pick = lambda xs: None if xs is None else [xs[i] for i in idx]
+        return Encoded(pick(self.input_ids), pick(self.token_type_ids), self.labels[list(idx)],
+                       pick(self.token_labels), pick(self.word_ids))
 
 
 def collate(data: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad the selected examples to the longest one among them."""
-    width = max(len(data.input_ids[i]) for i in idx)
-    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(idx), width), dtype=torch.long)
-    types = torch.zeros((len(idx), width), dtype=torch.long) if data.token_type_ids is not None else None
-    for row, i in enumerate(idx):
-        seq = data.input_ids[i]
+    """Pad the selected rows to the longest sequence among them."""
+    if data.nested:  # multiple choice: k sequences per example, one after the other
+        seqs = [s for i in idx for s in data.input_ids[i]]
+        types = [t for i in idx for t in data.token_type_ids[i]] if data.token_type_ids else None
+        k = len(data.input_ids[idx[0]])
+    else:
+        seqs = [data.input_ids[i] for i in idx]
+        types = [data.token_type_ids[i] for i in idx] if data.token_type_ids else None
+        k = 0
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
         ids[row, : len(seq)] = torch.as_tensor(seq)
         mask[row, : len(seq)] = 1
-        if types is not None:
-            types[row, : len(seq)] = torch.as_tensor(data.token_type_ids[i])
-    batch = {"input_ids": ids, "attention_mask": mask, "labels": torch.as_tensor(data.labels[list(idx)])}
+    batch = {"input_ids": ids, "attention_mask": mask}
     if types is not None:
-        batch["token_type_ids"] = types
+        tt = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, t in enumerate(types):
+            tt[row, : len(t)] = torch.as_tensor(t)
+        batch["token_type_ids"] = tt
+    if data.token_labels is not None:
+        lab = torch.full((len(seqs), width), IGNORE, dtype=torch.long)
+        for row, i in enumerate(idx):
+            lab[row, : len(data.token_labels[i])] = torch.as_tensor(data.token_labels[i])
+        batch["labels"] = lab
+    else:
+        batch["labels"] = torch.as_tensor(data.labels[list(idx)])
+    if k:
+        batch["num_choices"] = k
     return batch
 
 

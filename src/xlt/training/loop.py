@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,14 +100,16 @@ def _param_groups(model: nn.Module, cfg: TrainConfig):
 
 
 def _batch_to(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def fine_tune(model: nn.Module, train: Encoded, dev: Encoded, cfg: TrainConfig, seed: int,
-              pad_id: int, device: torch.device, loss_fn=None) -> TrainResult:
-    """Train `model` in place; on return it holds the weights that scored best on `dev`.
+def fine_tune(model: nn.Module, train: Encoded, cfg: TrainConfig, seed: int, pad_id: int,
+              device: torch.device, loss_fn: Callable[[nn.Module, dict], torch.Tensor],
+              dev_score: Callable[[nn.Module], float]) -> TrainResult:
+    """Train `model` in place; on return it holds the weights that scored best on English dev.
 
-    `loss_fn(model, batch) -> loss` replaces plain cross-entropy (methods such as EPAR plug in here).
+    `loss_fn(model, batch)` is the task type's loss (methods such as EPAR wrap it);
+    `dev_score(model)` is the task's main metric on English dev (higher is better).
     """
     seed_everything(seed)
     rng = np.random.default_rng(seed)
@@ -121,9 +124,8 @@ def fine_tune(model: nn.Module, train: Encoded, dev: Encoded, cfg: TrainConfig, 
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
     )
-    loss_fn = loss_fn or _cross_entropy
     lengths = train.lengths
-    best = (-1.0, 0, None)
+    best = (-math.inf, 0, None)
     history, step, seen, t0 = [], 0, 0, time.perf_counter()
     bar = tqdm(total=total, desc="fine-tune", unit="step", disable=not cfg.progress, leave=False)
 
@@ -135,11 +137,12 @@ def fine_tune(model: nn.Module, train: Encoded, dev: Encoded, cfg: TrainConfig, 
     while step < total:
         model.train()
         for _ in range(cfg.grad_accum):
-            batch = _batch_to(collate(train, next(stream), pad_id), device)
+            idx = next(stream)
+            batch = _batch_to(collate(train, idx, pad_id), device)
             with autocast(device, cfg.precision):
                 loss = loss_fn(model, batch) / cfg.grad_accum
             loss.backward()
-            seen += len(batch["labels"])
+            seen += len(idx)
         if cfg.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
         opt.step()
@@ -148,19 +151,14 @@ def fine_tune(model: nn.Module, train: Encoded, dev: Encoded, cfg: TrainConfig, 
         step += 1
         bar.update(1)
         if step % eval_every == 0 or step == total:
-            acc = accuracy(predict(model, dev, cfg, pad_id, device), dev.labels)
-            history.append({"step": step, "dev_accuracy": acc, "loss": loss.item() * cfg.grad_accum})
-            bar.set_postfix(dev=f"{acc:.3f}")
-            if acc > best[0]:
-                best = (acc, step, _trainable_state(model))
+            score = dev_score(model)
+            history.append({"step": step, "dev": score, "loss": loss.item() * cfg.grad_accum})
+            bar.set_postfix(dev=f"{score:.3f}")
+            if score > best[0]:
+                best = (score, step, _trainable_state(model))
     bar.close()
     model.load_state_dict(best[2], strict=False)
     return TrainResult(best[0], best[1], step, time.perf_counter() - t0, seen, history)
-
-
-def _cross_entropy(model: nn.Module, batch: dict) -> torch.Tensor:
-    logits = model(**{k: v for k, v in batch.items() if k != "labels"})
-    return nn.functional.cross_entropy(logits.float(), batch["labels"])
 
 
 def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -169,11 +167,14 @@ def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int,
-                   device: torch.device, desc: str = "evaluate") -> np.ndarray:
-    """Logits in the original example order; batches are length-sorted for speed."""
+def forward_rows(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int, device: torch.device,
+                 desc: str = "evaluate") -> list[np.ndarray]:
+    """Model outputs per row, in the original row order; batches are length-sorted for speed.
+
+    Token-level outputs are cut to the row's own length (padding dropped).
+    """
     model.eval()
-    out = None
+    out: list = [None] * len(data)
     batches = list(eval_batches(data.lengths, cfg.eval_max_tokens, cfg.eval_max_batch))
     # only large evaluations get a bar (dev checks during training would flood the terminal)
     show = cfg.progress and len(data) >= 2000
@@ -182,15 +183,6 @@ def predict_logits(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: in
         batch.pop("labels")
         with autocast(device, cfg.precision):
             logits = model(**batch).float().cpu().numpy()
-        if out is None:
-            out = np.empty((len(data), logits.shape[1]), dtype=np.float32)
-        out[idx] = logits
+        for row, i in enumerate(idx):
+            out[i] = logits[row, : len(data.input_ids[i])] if logits.ndim == 3 else logits[row]
     return out
-
-
-def predict(model, data: Encoded, cfg: TrainConfig, pad_id: int, device: torch.device) -> np.ndarray:
-    return predict_logits(model, data, cfg, pad_id, device).argmax(-1)
-
-
-def accuracy(pred: np.ndarray, gold: np.ndarray) -> float:
-    return float((pred == gold).mean()) if len(gold) else float("nan")

@@ -1,0 +1,58 @@
+"""The task-type interface used by the runner."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from xlt.tasks.spec import TaskSpec
+from xlt.training.batching import Encoded
+
+
+@dataclass
+class Scores:
+    """Corpus-level value per metric, plus per-example values for bootstrap analyses.
+
+    `per_example[metric]` is a list aligned with the test examples: 0/1 for accuracy, or the
+    per-example sufficient statistics the metric is computed from (e.g. [tp, n_pred, n_gold]).
+    """
+
+    values: dict[str, float]
+    per_example: dict[str, list]
+
+
+class TaskTypeAdapter(ABC):
+    def __init__(self, spec: TaskSpec):
+        self.spec = spec
+
+    def label_names(self, train_examples: list) -> list[str]:
+        """Label vocabulary of the head (the task's declared labels by default)."""
+        return list(self.spec.labels)
+
+    @abstractmethod
+    def build(self, encoder: nn.Module, n_labels: int, pooling: str, dropout: float) -> nn.Module: ...
+
+    @abstractmethod
+    def encode(self, examples: list, tokenizer, label2id: dict[str, int], max_length: int,
+               prefix: str = "") -> Encoded: ...
+
+    def loss(self, model: nn.Module, batch: dict) -> torch.Tensor:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        logits = model(**inputs).float()
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1),
+                                           ignore_index=-100)
+
+    @abstractmethod
+    def decode(self, data: Encoded, outputs: list[np.ndarray], label_names: list[str]) -> list:
+        """Model outputs per row -> one prediction per example (label name, tag list, index)."""
+
+    @abstractmethod
+    def score(self, predictions: list, examples: list) -> Scores: ...
+
+    @property
+    def main_metric(self) -> str:
+        return self.spec.main_metric
