@@ -68,3 +68,13 @@ class ChoiceScorer(_Head):
                 num_choices: int = 2):
         hidden = self.encode(input_ids, attention_mask, token_type_ids, inputs_embeds)
         return self.head(self.dropout(pool(hidden, attention_mask, self.pooling))).view(-1, num_choices)
+
+
+class SpanExtractor(_Head):
+    """[batch, seq] -> [batch, seq, 2]: start and end logits of the answer span per token."""
+
+    def __init__(self, encoder: nn.Module, dropout: float = 0.1):
+        super().__init__(encoder, 2, dropout)
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None):
+        return self.head(self.dropout(self.encode(input_ids, attention_mask, token_type_ids, inputs_embeds)))

@@ -188,6 +188,7 @@ class Runner:
             tests = data.splits["test"]
             flat = [ex for lang in data.languages for ex in tests[lang]]
             enc["test"] = adapter.encode(flat, tokenizer, l2i, cfg.max_length, ref.input_prefix)
+            enc["test_examples"] = flat
             bounds = np.cumsum([0] + [len(tests[l]) for l in data.languages])
             enc["test_slices"] = {l: slice(bounds[i], bounds[i + 1]) for i, l in enumerate(data.languages)}
             self._encoded = {key: enc}  # keep one task's tensors at a time: bounded memory
@@ -225,8 +226,8 @@ class Runner:
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
         def evaluate(encoded: Encoded, examples: list, desc: str):
-            preds = adapter.decode(encoded, forward_rows(model, encoded, cfg, pad_id, device, desc), names)
-            return adapter.score(preds, examples)
+            preds = adapter.decode(encoded, forward_rows(model, encoded, cfg, pad_id, device, desc), names, examples)
+            return adapter.score(preds, examples, data.spec.source_language)
 
         def dev_score(m) -> float:
             return evaluate(enc["dev"], data.splits["dev"], "dev").values[adapter.main_metric]
@@ -234,11 +235,11 @@ class Runner:
         res = fine_tune(model, train, cfg, run.seed, pad_id, device, adapter.loss, dev_score)
         t0 = time.perf_counter()
         outputs = forward_rows(model, enc["test"], cfg, pad_id, device)  # all languages in one sorted pass
-        preds = adapter.decode(enc["test"], outputs, names)
+        preds = adapter.decode(enc["test"], outputs, names, enc["test_examples"])
         rows, per_example = [], []
         for lang in data.languages:
             sl = enc["test_slices"][lang]
-            scores = adapter.score(preds[sl], data.splits["test"][lang])
+            scores = adapter.score(preds[sl], data.splits["test"][lang], lang)
             n = int(sl.stop - sl.start)
             for metric, value in scores.values.items():
                 rows.append({"language": lang, "split": "test", "metric": metric, "value": float(value), "n": n})

@@ -32,6 +32,7 @@ class Encoded:
     labels: np.ndarray
     token_labels: list[list[int]] | None = None
     word_ids: list[list[int]] | None = None
+    meta: list | None = None  # per-row decoding info (QA: example index, token offsets)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -50,7 +51,7 @@ class Encoded:
     def subset(self, idx: Sequence[int]) -> "Encoded":
         pick = lambda xs: None if xs is None else [xs[i] for i in idx]
         return Encoded(pick(self.input_ids), pick(self.token_type_ids), self.labels[list(idx)],
-                       pick(self.token_labels), pick(self.word_ids))
+                       pick(self.token_labels), pick(self.word_ids), pick(self.meta))
 
 
 def collate(data: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:

@@ -11,12 +11,14 @@ from xlt.tasks.spec import TaskType
 from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
 from xlt.training.tasktypes.choice import ChoiceAdapter
 from xlt.training.tasktypes.classification import ClassificationAdapter
+from xlt.training.tasktypes.qa import QAAdapter
 from xlt.training.tasktypes.tagging import TaggingAdapter
 
 _ADAPTERS: dict[TaskType, type[TaskTypeAdapter]] = {
     TaskType.CLASSIFICATION: ClassificationAdapter,
     TaskType.MULTIPLE_CHOICE: ChoiceAdapter,
     TaskType.TAGGING: TaggingAdapter,
+    TaskType.QA: QAAdapter,
 }
 
 

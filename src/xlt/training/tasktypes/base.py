@@ -47,11 +47,12 @@ class TaskTypeAdapter(ABC):
                                            ignore_index=-100)
 
     @abstractmethod
-    def decode(self, data: Encoded, outputs: list[np.ndarray], label_names: list[str]) -> list:
-        """Model outputs per row -> one prediction per example (label name, tag list, index)."""
+    def decode(self, data: Encoded, outputs: list[np.ndarray], label_names: list[str], examples: list) -> list:
+        """Model outputs per row -> one prediction per example (label name, tag list, index, span)."""
 
     @abstractmethod
-    def score(self, predictions: list, examples: list) -> Scores: ...
+    def score(self, predictions: list, examples: list, language: str) -> Scores:
+        """Scores of one language's predictions (some metrics normalise per language, e.g. MLQA)."""
 
     @property
     def main_metric(self) -> str:

@@ -39,9 +39,9 @@ class ChoiceAdapter(TaskTypeAdapter):
         labels = np.array([ex.label if ex.label is not None else -1 for ex in examples], dtype=np.int64)
         return Encoded(group(enc["input_ids"]), group(types) if types is not None else None, labels)
 
-    def decode(self, data, outputs, label_names):
+    def decode(self, data, outputs, label_names, examples):
         return [int(np.argmax(o)) for o in outputs]
 
-    def score(self, predictions, examples):
+    def score(self, predictions, examples, language):
         correct = [int(p == ex.label) for p, ex in zip(predictions, examples)]
         return Scores({"accuracy": float(np.mean(correct))}, {"accuracy": correct})

@@ -26,9 +26,9 @@ class ClassificationAdapter(TaskTypeAdapter):
         labels = np.array([label2id[ex.label] if ex.label is not None else -1 for ex in examples], dtype=np.int64)
         return Encoded(enc["input_ids"], enc.get("token_type_ids") if has_pairs else None, labels)
 
-    def decode(self, data, outputs, label_names):
+    def decode(self, data, outputs, label_names, examples):
         return [label_names[int(np.argmax(o))] for o in outputs]
 
-    def score(self, predictions, examples):
+    def score(self, predictions, examples, language):
         correct = [int(p == ex.label) for p, ex in zip(predictions, examples)]
         return Scores({"accuracy": float(np.mean(correct))}, {"accuracy": correct})

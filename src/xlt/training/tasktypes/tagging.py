@@ -36,7 +36,7 @@ class TaggingAdapter(TaskTypeAdapter):
             word_ids.append(firsts)
         return Encoded(enc["input_ids"], None, np.full(len(examples), -1), token_labels, word_ids)
 
-    def decode(self, data, outputs, label_names):
+    def decode(self, data, outputs, label_names, examples):
         fallback = "O" if "O" in label_names else label_names[0]
         preds = []
         for i, out in enumerate(outputs):
@@ -45,7 +45,7 @@ class TaggingAdapter(TaskTypeAdapter):
             preds.append([words.get(w, fallback) for w in range(n)])
         return preds
 
-    def score(self, predictions, examples):
+    def score(self, predictions, examples, language):
         from xlt.metrics import tagging_scores
 
         padded = [p + ["O" if "O" in self.spec.labels else self.spec.labels[0]] * (len(ex.tokens) - len(p))
