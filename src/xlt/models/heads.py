@@ -78,3 +78,16 @@ class SpanExtractor(_Head):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None):
         return self.head(self.dropout(self.encode(input_ids, attention_mask, token_type_ids, inputs_embeds)))
+
+
+class Embedder(nn.Module):
+    """[batch, seq] -> [batch, hidden]: pooled sentence embedding (retrieval, no trained head)."""
+
+    def __init__(self, encoder: nn.Module, pooling: str = "mean"):
+        super().__init__()
+        self.encoder, self.pooling = encoder, pooling
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None):
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        return pool(hidden, attention_mask, self.pooling)

@@ -91,14 +91,17 @@ class TaskData:
             if bad:
                 raise XltError(f"task {spec.name}: unknown language(s) {bad} (valid: {', '.join(sorted(valid))})")
             chosen = list(dict.fromkeys(langs))  # a language listed twice is evaluated once
-        if spec.source_language not in chosen:
+        if spec.source_language in spec.languages and spec.source_language not in chosen:
             chosen.insert(0, spec.source_language)  # English test is the reference for the gap
         return chosen
 
     @cached_property
     def splits(self) -> dict:
         src = self.spec.source_language
-        train, dev = self.task.load("train", src), self.task.load("dev", src)
+        if self.adapter.trains:
+            train, dev = self.task.load("train", src), self.task.load("dev", src)
+        else:  # retrieval: evaluated without task training
+            train, dev = [], []
         langs = tqdm(self.languages, desc=f"load {self.spec.name}", leave=False, unit="lang",
                      disable=not self.progress)
         test = {lang: self.task.load("test", lang) for lang in langs}
@@ -214,6 +217,8 @@ class Runner:
         self.store.finish_run(rid, result["rows"], result["per_example"], result["info"])
 
     def _train_and_eval(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
+        if not data.adapter.trains:
+            return self._retrieve(run, ref, tokenizer, data)
         enc = self._encode(run, ref, tokenizer, data)
         adapter, names = data.adapter, data.label_names
         cfg = dataclasses.replace(run.train, progress=run.train.progress and self.progress)
@@ -251,6 +256,40 @@ class Runner:
         info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
                 "dev_score": res.best_dev, "best_step": res.best_step, "train_seconds": res.seconds,
                 "eval_seconds": eval_seconds, "peak_rss_mb": peak_rss_mb()}
+        return {"rows": rows, "per_example": per_example, "info": info}
+
+
+    def _retrieve(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
+        """Rank each language's candidate pool with pooled embeddings of the (untrained) encoder."""
+        adapter, cfg = data.adapter, run.train
+        seed_everything(run.seed)
+        encoder = registry.load_encoder(ref)
+        device = pick_device(cfg.device)
+        model = adapter.build(encoder, 0, cfg.pooling, 0.0).to(device)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        cfg = dataclasses.replace(cfg, progress=cfg.progress and self.progress)
+
+        def embed(texts: list[str]) -> np.ndarray:
+            enc = adapter.encode(texts, tokenizer, {}, cfg.max_length, ref.input_prefix)
+            return adapter.decode(enc, forward_rows(model, enc, cfg, pad_id, device), [], texts)
+
+        t0, pools = time.perf_counter(), {}
+        rows, per_example = [], []
+        for lang in tqdm(data.languages, desc=f"retrieve {data.spec.name}", unit="lang", leave=False,
+                         disable=not cfg.progress):
+            queries = data.splits["test"][lang]
+            candidates = data.task.load_candidates(lang)
+            key = tuple(c.id for c in candidates)
+            if key not in pools:  # LAReQA's pool is shared by all languages: embed it once
+                pools = {key: embed([c.text for c in candidates])}
+            scores = adapter.score_ranking(embed([q.query for q in queries]), pools[key], queries, candidates)
+            for metric, value in scores.values.items():
+                rows.append({"language": lang, "split": "test", "metric": metric, "value": float(value),
+                             "n": len(queries)})
+            for metric, values in scores.per_example.items():
+                per_example.append({"language": lang, "metric": metric, "values": values})
+        info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
+                "train_seconds": 0.0, "eval_seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
         return {"rows": rows, "per_example": per_example, "info": info}
 
 

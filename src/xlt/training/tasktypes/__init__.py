@@ -12,6 +12,7 @@ from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
 from xlt.training.tasktypes.choice import ChoiceAdapter
 from xlt.training.tasktypes.classification import ClassificationAdapter
 from xlt.training.tasktypes.qa import QAAdapter
+from xlt.training.tasktypes.retrieval import RetrievalAdapter
 from xlt.training.tasktypes.tagging import TaggingAdapter
 
 _ADAPTERS: dict[TaskType, type[TaskTypeAdapter]] = {
@@ -19,6 +20,7 @@ _ADAPTERS: dict[TaskType, type[TaskTypeAdapter]] = {
     TaskType.MULTIPLE_CHOICE: ChoiceAdapter,
     TaskType.TAGGING: TaggingAdapter,
     TaskType.QA: QAAdapter,
+    TaskType.RETRIEVAL: RetrievalAdapter,
 }
 
 

@@ -26,6 +26,8 @@ class Scores:
 
 
 class TaskTypeAdapter(ABC):
+    trains = True  # False: evaluated with the encoder as it is (retrieval)
+
     def __init__(self, spec: TaskSpec):
         self.spec = spec
 

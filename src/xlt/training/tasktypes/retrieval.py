@@ -1,0 +1,56 @@
+"""Retrieval (Tatoeba, LAReQA, Mewsli-X) with pooled encoder embeddings and no task head.
+
+Queries of each language are ranked against that language's candidate pool by cosine similarity of
+mean-pooled embeddings (the XTREME sentence-retrieval baseline pools too; we use the last layer).
+Tatoeba is scored as the official scorer does (English side retrieves, `tatoeba_accuracy`);
+LAReQA / Mewsli-X by mAP@20 over the ranking of the whole pool. Nothing is fine-tuned here: the
+encoder is the pretrained one, or whatever a study's earlier stage left in it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xlt.models.heads import Embedder
+from xlt.training.batching import Encoded
+from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
+
+
+class RetrievalAdapter(TaskTypeAdapter):
+    trains = False
+
+    def label_names(self, train_examples: list) -> list[str]:
+        return []
+
+    def build(self, encoder, n_labels, pooling, dropout):
+        return Embedder(encoder, "mean" if pooling == "auto" else pooling)
+
+    def encode(self, texts, tokenizer, label2id, max_length, prefix=""):
+        """Here `texts` are plain strings (queries or candidates)."""
+        enc = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length, padding=False,
+                        return_attention_mask=False, return_token_type_ids=False)
+        return Encoded(enc["input_ids"], None, np.full(len(texts), -1))
+
+    def decode(self, data, outputs, label_names, examples):
+        return np.stack(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
+
+    def score(self, predictions, examples, language):
+        raise NotImplementedError("retrieval is scored with score_ranking (queries vs candidates)")
+
+    def score_ranking(self, query_vecs: np.ndarray, cand_vecs: np.ndarray, examples: list,
+                      candidates: list) -> Scores:
+        from xlt.metrics.retrieval import cosine_similarity, map_at_k, tatoeba_accuracy
+
+        index = {c.id: i for i, c in enumerate(candidates)}
+        values, per_example = {}, {}
+        for metric in self.spec.metrics:
+            if metric == "retrieval_accuracy":  # aligned pairs: query i's gold is one English line
+                gold = [index[ex.gold[0]] for ex in examples]
+                res = tatoeba_accuracy(query_vecs, cand_vecs[gold])
+            elif metric.startswith("map@"):
+                relevant = [{index[g] for g in ex.gold if g in index} for ex in examples]
+                res = map_at_k(cosine_similarity(query_vecs, cand_vecs), relevant, int(metric[4:]))
+            else:
+                raise ValueError(f"retrieval metric {metric!r} is not supported")
+            values[metric], per_example[metric] = res.value, res.per_query.tolist()
+        return Scores(values, per_example)
