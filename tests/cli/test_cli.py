@@ -65,7 +65,7 @@ def test_ls_models(capsys):
 def test_ls_langs(capsys):
     assert main(["ls", "langs"]) == 0
     out = capsys.readouterr().out
-    assert any(l.split()[0] == "eng_Latn" and "sib200" in l for l in out.splitlines()[2:])
+    assert any(l.split()[0] == "eng" and "sib200" in l and "eng_Latn" in l for l in out.splitlines()[2:])
 
 
 def test_bad_subcommand_is_argparse_usage_error(capsys):

@@ -22,9 +22,27 @@ def list_registry(what: str) -> str:
     if what == "models":
         rows = [[m["name"], m["source"], m["pooling"], m["description"]] for m in describe()]
         return _table(["preset", "source", "pooling", "description"], rows)
-    tasks_of = defaultdict(list)
+    from xlt.errors import XltError
+    from xlt.languages import lookup
+
+    # one row per language (ISO 639-3), whatever code each task uses for it
+    tasks_of, codes = defaultdict(set), defaultdict(set)
     for s in all_specs():
-        for lang in s.languages:
-            tasks_of[lang].append(s.name)
-    rows = [[lang, str(len(ts)), ", ".join(ts)] for lang, ts in sorted(tasks_of.items())]
-    return _table(["language", "#tasks", "tasks"], rows)
+        for code in s.languages:
+            try:
+                key = lookup(code)
+            except XltError:
+                key = None
+            iso3 = key.iso3 if key else code
+            tasks_of[iso3].add(s.name)
+            codes[iso3].add(code)
+    rows = []
+    for iso3 in sorted(tasks_of):
+        try:
+            lang = lookup(iso3)
+            name, family, script = lang.name, lang.family, lang.script
+        except XltError:
+            name = family = script = "?"
+        rows.append([iso3, name, script, family, str(len(tasks_of[iso3])), ", ".join(sorted(tasks_of[iso3])),
+                     " ".join(sorted(codes[iso3]))])
+    return _table(["iso3", "name", "script", "family", "#tasks", "tasks", "codes"], rows)
