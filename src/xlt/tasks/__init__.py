@@ -6,7 +6,7 @@ from xlt.tasks.base import (
 )
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
-from xlt.tasks import cldr, sib200  # noqa: E402,F401  (importing registers them)
+from xlt.tasks import cldr, lareqa, mewslix, mlqa, sib200, tatoeba, tydiqa, xquad  # noqa: E402,F401  (registers)
 
 __all__ = ["Answer", "Candidate", "ChoiceExample", "Example", "QAExample", "RetrievalExample", "TaggingExample",
            "HubSource", "Task", "TaskSpec", "TaskType", "all_specs", "get_task", "register"]

@@ -12,7 +12,7 @@ directory and no network. Every example is one real CLDR display name, labelled 
   quarter names, era names and duration units ("hours", "centuries")
 
 A key is one CLDR concept, e.g. ("territory", "DE"), ("time", "month:3"). Names are read from each
-locale's *own* data (`babel.localedata.load(id, merge_inherited=False)`): for the base locales used
+locale's *own* data (its pickle in babel's locale-data folder, read directly): for the base locales used
 here the parent is `root`, which holds codes or symbols, never translations, so nothing falls back to
 English. A name equal to its raw code is dropped, and so is every string that a locale uses for two
 labels (case-insensitive; e.g. English "Nauru" is a language and a territory, Thai and Malay name many
@@ -44,6 +44,7 @@ License: CLDR data is under the Unicode License v3; it ships in babel (BSD-3-Cla
 from __future__ import annotations
 
 import hashlib
+import pickle
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -86,6 +87,17 @@ _TEST_BELOW, _DEV_BELOW, _TEST_CAP = 0.35, 0.47, 100
 Key = tuple[str, str]  # (label, CLDR key)
 
 
+def _own_data(locale_id: str) -> dict:
+    """A locale's own CLDR data, without inherited values.
+
+    Read from babel's pickle directly: `localedata.load(id, merge_inherited=False)` returns whatever
+    babel cached first for that id, which is the *merged* data once anything (e.g. `Locale(id)`)
+    has loaded it, so the result would depend on what ran before.
+    """
+    with open(localedata.resolve_locale_filename(locale_id), "rb") as fh:
+        return pickle.load(fh)
+
+
 def _u(key: Key) -> float:
     """Deterministic position of a key in [0, 1) (sha1, not Python's salted hash)."""
     return int(hashlib.sha1(f"cldr-names/{key[0]}/{key[1]}".encode()).hexdigest()[:12], 16) / 16**12
@@ -98,7 +110,7 @@ def _norm(text: str) -> str:
 @lru_cache(maxsize=None)
 def _raw_names(locale_id: str) -> dict[Key, tuple[str, ...]]:
     """All names in a locale's own CLDR data (no inheritance), before the ambiguity filter."""
-    own = localedata.load(locale_id, merge_inherited=False)
+    own = _own_data(locale_id)
     found: dict[Key, list[str]] = {}
     for label, field in _FIELDS.items():
         for code, name in own.get(field, {}).items():
@@ -130,7 +142,7 @@ def _raw_names(locale_id: str) -> dict[Key, tuple[str, ...]]:
 
 @lru_cache(maxsize=1)
 def _root_units() -> dict[str, str]:
-    return {k: v.get("short") for k, v in localedata.load("root")["unit_display_names"].items()}
+    return {k: v.get("short") for k, v in _own_data("root")["unit_display_names"].items()}
 
 
 @lru_cache(maxsize=None)
