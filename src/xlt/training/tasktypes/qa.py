@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xlt.errors import XltError
 from xlt.models.heads import SpanExtractor
 from xlt.training.batching import Encoded
 from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
@@ -28,7 +29,15 @@ class QAAdapter(TaskTypeAdapter):
         return SpanExtractor(encoder, dropout)
 
     def encode(self, examples, tokenizer, label2id, max_length, prefix=""):
-        stride = min(DOC_STRIDE, max_length // 2)
+        # the window's context part is max_length minus the question and 3-4 special tokens; the
+        # overlap must stay below it (the tokenizer panics otherwise)
+        q_len = max((len(ids) for ids in tokenizer([ex.question for ex in examples], add_special_tokens=False)
+                     ["input_ids"]), default=0)
+        room = max_length - q_len - 4
+        if room < 8:
+            raise XltError(f"train.max_length={max_length} leaves no room for the context after questions of "
+                           f"{q_len} tokens; use max_length >= {q_len + 64} (XTREME uses 384)")
+        stride = min(DOC_STRIDE, room // 2)
         enc = tokenizer([ex.question for ex in examples], [ex.context for ex in examples],
                         truncation="only_second", max_length=max_length, stride=stride,
                         return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
