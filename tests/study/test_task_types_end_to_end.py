@@ -56,3 +56,53 @@ def test_retrieval_study_needs_no_training(tiny_model, tmp_path):
     assert all(r["metric"] == "retrieval_accuracy" and 0.0 <= r["value"] <= 1.0 for r in rows.values())
     [run] = store.runs(study="tat")
     assert run["train_seconds"] == 0.0 and run["status"] == "done"
+
+
+def _link(dest, src):
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.symlink_to(src)
+
+
+@pytest.mark.skipif(SHARED_DATA is None, reason="shared UD / MasakhaNER files not found")
+def test_tagging_studies_score_seqeval_f1(tiny_model, tmp_path):
+    ud = tmp_path / "ud"  # EWT dev as the English training set, EWT test as dev (EWT train is not shared)
+    shared_ud = SHARED_DATA / "ud"
+    _link(ud / "en_ewt-ud-train.conllu", shared_ud / "UD_English-EWT" / "en_ewt-ud-dev.conllu")
+    _link(ud / "en_ewt-ud-dev.conllu", shared_ud / "UD_English-EWT" / "en_ewt-ud-test.conllu")
+    _link(ud / "en_ewt-ud-test.conllu", shared_ud / "UD_English-EWT" / "en_ewt-ud-test.conllu")
+    _link(ud / "de_gsd-ud-test.conllu", shared_ud / "UD_German-GSD" / "de_gsd-ud-test.conllu")
+    train = {"max_steps": 4, "batch_size": 8, "lr": 1e-3, "max_length": 64, "max_train_examples": 64,
+             "threads": 1, "progress": False}
+    store = _run({"name": "tag", "models": [str(tiny_model)], "seeds": [1], "train": train, "tasks": [
+        {"name": "udpos", "data_dir": str(ud), "languages": ["de"]},
+        {"name": "masakhaner", "data_dir": str(SHARED_DATA / "masakhaner"), "languages": ["yor"]}]}, tmp_path)
+    rows = store.score_rows(study="tag")
+    got = {(r["task"], r["language"], r["metric"]) for r in rows}
+    assert {("udpos", "de", "f1"), ("udpos", "en", "f1"), ("masakhaner", "yor", "f1")} <= got
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+    # per-sentence sufficient statistics are stored so F1 can be bootstrapped over sentences
+    from sqlalchemy import select
+
+    from xlt.store.db import example_scores
+    with store.engine.connect() as c:
+        stats = c.execute(select(example_scores.c["values"]).where(example_scores.c.metric == "f1")).scalars().first()
+    assert all(len(s) == 3 and s[0] <= min(s[1], s[2]) for s in stats)
+
+
+@pytest.mark.skipif(SHARED_DATA is None, reason="shared XCOPA files not found")
+def test_multiple_choice_study(tiny_model, tmp_path):
+    import json
+
+    data = tmp_path / "xcopa"
+    _link(data / "data" / "et" / "test.et.jsonl", SHARED_DATA / "xcopa" / "data" / "et" / "test.et.jsonl")
+    items = [{"premise": f"The man number {i} fell.", "choice1": "He slipped.", "choice2": "He sang.",
+              "question": "cause", "label": 0, "idx": i} for i in range(12)]
+    for split in ("train", "val", "test"):
+        (data / "en").mkdir(parents=True, exist_ok=True)
+        (data / "en" / f"{split}.en.jsonl").write_text("\n".join(map(json.dumps, items)), encoding="utf-8")
+    store = _run({"name": "mc", "models": [str(tiny_model)], "seeds": [1],
+                  "tasks": [{"name": "xcopa", "data_dir": str(data), "languages": ["et"]}],
+                  "train": {"max_steps": 4, "batch_size": 4, "lr": 1e-3, "threads": 1, "progress": False}}, tmp_path)
+    rows = {r["language"]: r for r in store.score_rows(study="mc")}
+    assert rows["et"]["n"] == 500 and rows["et"]["metric"] == "accuracy"
+    assert 0.0 <= rows["et"]["value"] <= 1.0
