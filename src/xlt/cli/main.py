@@ -117,6 +117,10 @@ def _results(db: str, study: str | None, task: str | None, fmt: str, output: str
         raise XltError(f"no finished runs in {db}" + (f" for study {study!r}" if study else ""))
     tables = build_tables(rows)
     text = {"table": to_text, "md": to_markdown, "csv": to_csv}[fmt](tables)
+    if fmt != "csv":
+        from xlt.analysis import xtreme
+
+        text += "\n" + xtreme.to_text(xtreme.summarize(rows))
     if output:
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}")
