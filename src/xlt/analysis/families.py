@@ -1,0 +1,302 @@
+"""Which model transfers better to which language family.
+
+family_table       per condition x family: unweighted mean over the family's languages with a CI,
+                   and the transfer gap (source score minus family mean) with a CI.
+paired_comparison  condition A minus condition B per family or per language: difference, CI,
+                   permutation p, Holm-adjusted p over all rows, Cohen's d_z.
+gap_regression     OLS of the per-language transfer gap on URIEL distances to English and script
+                   match (condition and task as factors), optionally a mixed model with a random
+                   intercept per language.
+
+Intervals and tests come from `xlt.analysis.stats` (bootstrap over test examples and seeds, scheme
+documented there) on the per-example scores the study runner stores (`example_scores`); the
+regression uses the per-language scores (`scores`). Families never include the task's source
+language. Languages the registry cannot resolve go to family "unknown" (one warning per call).
+Needs pandas; gap_regression needs statsmodels.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from xlt.analysis import stats
+from xlt.analysis.results import Condition, _source_language
+from xlt.errors import XltError
+from xlt.store.db import Store, example_scores, runs, study_runs
+
+CONDITION = ["model", "method", "intermediate"]
+DISTANCES = ("syntactic", "phonological", "inventory", "genetic", "geographic")
+MIN_MIXED_LANGUAGES = 10  # fewer groups than this: the language variance is not estimable
+
+
+def load_examples(store: Store, study: str, task: str | None = None, metric: str = "accuracy") -> pd.DataFrame:
+    """One row per finished run and language: task, condition, seed, run_id, language, scores (array)."""
+    q = (select(runs.c.task, runs.c.model, runs.c.method, runs.c.intermediate, runs.c.seed, runs.c.run_id,
+                example_scores.c.language, example_scores.c["values"].label("scores"))
+         .join(example_scores, example_scores.c.run_id == runs.c.run_id)
+         .join(study_runs, study_runs.c.run_id == runs.c.run_id)
+         .where(study_runs.c.study == study, runs.c.status == "done", example_scores.c.metric == metric))
+    if task:
+        q = q.where(runs.c.task == task)
+    with store.engine.connect() as c:
+        df = pd.DataFrame([dict(r._mapping) for r in c.execute(q)],
+                          columns=["task", *CONDITION, "seed", "run_id", "language", "scores"])
+    if df.empty:
+        raise XltError(f"study {study!r}{f' task {task!r}' if task else ''}: no finished runs with per-example "
+                       f"{metric} scores")
+    df["scores"] = [np.asarray(v, dtype=float) for v in df["scores"]]
+    return df
+
+
+def _registry():
+    try:
+        from xlt import languages
+    except ImportError:  # registry missing or broken: every code is then unresolvable
+        return None
+    return languages
+
+
+def language_families(codes) -> dict[str, str]:
+    """code -> family from the language registry; unresolvable codes -> "unknown" (warns once)."""
+    registry, out, unknown = _registry(), {}, []
+    for code in codes:
+        try:
+            family = registry.lookup(code).family
+        except Exception:  # the registry's error type for an unknown code is its own business
+            family = None
+        out[code] = family or "unknown"
+        if not family:
+            unknown.append(code)
+    if unknown:
+        warnings.warn(f"language registry cannot resolve {', '.join(sorted(unknown))}: family 'unknown'",
+                      stacklevel=3)
+    return out
+
+
+def _source(task: str, source: str | None) -> str:
+    if source:
+        return source
+    import xlt.tasks  # noqa: F401  (importing registers the built-in tasks)
+
+    return _source_language(task)
+
+
+def _matrices(df: pd.DataFrame) -> dict[tuple, tuple[tuple, dict[str, np.ndarray]]]:
+    """(task, model, method, intermediate) -> (seeds, language -> seeds x examples matrix); seeds are
+    those present for every language, rows in seed order."""
+    out = {}
+    for key, g in df.groupby(["task", *CONDITION], sort=True):
+        if g.duplicated(["language", "seed"]).any():
+            warnings.warn(f"{key}: several runs share a seed; keeping one per seed", stacklevel=3)
+        by_lang = {lang: dict(zip(h["seed"], h["scores"])) for lang, h in g.groupby("language")}
+        seeds = tuple(sorted(set.intersection(*(set(d) for d in by_lang.values()))))
+        mats = {}
+        for lang, d in by_lang.items():
+            if seeds and len({len(d[s]) for s in seeds}) == 1:
+                mats[lang] = np.vstack([d[s] for s in seeds])
+            else:
+                warnings.warn(f"{key} {lang}: seeds disagree on the test set (or share none); skipped",
+                              stacklevel=3)
+        if mats:
+            out[key] = (seeds, mats)
+    return out
+
+
+def _target_families(mats: dict, source: str | None) -> dict[str, str]:
+    return language_families(sorted({l for (tk, *_), (_, m) in mats.items() for l in m if l != _source(tk, source)}))
+
+
+def _by_family(langs, families: dict[str, str]) -> list[tuple[str, list[str]]]:
+    groups: dict[str, list[str]] = {}
+    for lang in sorted(langs):
+        groups.setdefault(families[lang], []).append(lang)
+    return sorted(groups.items())
+
+
+def family_table(store: Store, study: str, task: str | None = None, metric: str = "accuracy", n_boot: int = 2000,
+                 alpha: float = 0.05, seed: int = 0, source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
+    """Per task x condition x family: n_languages, mean with CI, and gap = source - family mean with CI."""
+    mats = _matrices(load_examples(store, study, task, metric))
+    families = _target_families(mats, source)
+    rng, rows = np.random.default_rng(seed), []
+    for (tk, *cond), (seeds, m) in mats.items():
+        src = _source(tk, source)
+        for family, langs in _by_family([l for l in m if l != src], families):
+            sub = {l: m[l] for l in langs}
+            mean = stats.family_mean_ci(sub, n_boot, alpha, rng, seed_draw=seed_draw)
+            gap = (stats.gap_ci(m[src], sub, n_boot, alpha, rng, seed_draw=seed_draw) if src in m
+                   else stats.Interval(*[np.nan] * 3))
+            rows.append({
+                "task": tk, "metric": metric, **dict(zip(CONDITION, cond)), "family": family,
+                "n_languages": len(langs), "languages": ",".join(langs), "n_seeds": len(seeds),
+                "mean": mean.estimate, "ci_low": mean.low, "ci_high": mean.high, "source": src,
+                "source_score": float(m[src].mean()) if src in m else np.nan,
+                "gap": gap.estimate, "gap_ci_low": gap.low, "gap_ci_high": gap.high,
+            })
+    return pd.DataFrame(rows)
+
+
+def _pick(keys, task: str, spec: dict) -> tuple | None:
+    bad = set(spec) - set(CONDITION)
+    if bad:
+        raise XltError(f"condition keys {sorted(bad)} unknown (use {', '.join(CONDITION)})")
+    found = [k for k in keys if k[0] == task and all(spec.get(f) in (None, v) for f, v in zip(CONDITION, k[1:]))]
+    if len(found) > 1:
+        raise XltError(f"{spec} matches several conditions in {task}: "
+                       + "; ".join(Condition(*k[1:]).label for k in found) + " (give method/intermediate)")
+    return found[0] if found else None
+
+
+def paired_comparison(store: Store, study: str, a: dict, b: dict, level: str = "family", task: str | None = None,
+                      metric: str = "accuracy", n_boot: int = 2000, n_perm: int = 2000, alpha: float = 0.05,
+                      seed: int = 0, source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
+    """A minus B per (task, family) or (task, language) on their shared test examples.
+
+    a, b: dicts with some of model / method / intermediate; each must match one condition per task.
+    Seeds are paired when A and B have the same seed set, independent otherwise. p_holm adjusts
+    p_value over all returned rows (Holm-Bonferroni)."""
+    if level not in ("family", "language"):
+        raise XltError(f"level must be 'family' or 'language', not {level!r}")
+    mats = _matrices(load_examples(store, study, task, metric))
+    families = _target_families(mats, source)
+    rng, rows, found = np.random.default_rng(seed), [], False
+    for tk in sorted({k[0] for k in mats}):
+        ka, kb = _pick(mats, tk, a), _pick(mats, tk, b)
+        if ka is None or kb is None:
+            continue
+        found = True
+        (sa, ma), (sb, mb), src = mats[ka], mats[kb], _source(tk, source)
+        langs = [l for l in sorted(set(ma) & set(mb)) if l != src]
+        if differ := [l for l in langs if ma[l].shape[1] != mb[l].shape[1]]:
+            warnings.warn(f"{tk}: A and B were tested on different examples in {', '.join(differ)}; skipped",
+                          stacklevel=2)
+            langs = [l for l in langs if l not in differ]
+        units = ([(families[l], [l]) for l in langs] if level == "language" else _by_family(langs, families))
+        for family, ls in units:
+            r = stats.paired_difference({l: ma[l] for l in ls}, {l: mb[l] for l in ls}, n_boot, n_perm, alpha,
+                                        rng, paired_seeds=sa == sb, seed_draw=seed_draw)
+            rows.append({
+                "task": tk, "metric": metric, "level": level, "family": family,
+                "language": ls[0] if level == "language" else ",".join(ls),
+                "a": Condition(*ka[1:]).label, "b": Condition(*kb[1:]).label, "n_languages": r.n_languages,
+                "n_examples": r.n_examples, "seeds_a": r.seeds_a, "seeds_b": r.seeds_b,
+                "paired_seeds": r.paired_seeds, "mean_a": float(np.mean([ma[l].mean() for l in ls])),
+                "mean_b": float(np.mean([mb[l].mean() for l in ls])), "diff": r.diff, "ci_low": r.low,
+                "ci_high": r.high, "p_value": r.p_value, "cohens_d": r.cohens_d,
+            })
+    if not found:
+        raise XltError(f"study {study!r}: no task has runs for both {a} and {b}")
+    out = pd.DataFrame(rows)
+    if rows:
+        out.insert(out.columns.get_loc("p_value") + 1, "p_holm", stats.holm(out["p_value"]))
+    return out
+
+
+def gap_table(store: Store, study: str, task: str | None = None, metric: str = "accuracy",
+              source: str | None = None) -> pd.DataFrame:
+    """Per task x condition x target language: gap = source score - language score, averaged over seeds."""
+    df = pd.DataFrame([r for r in store.score_rows(study, task) if r["metric"] == metric])
+    if df.empty:
+        raise XltError(f"study {study!r}: no finished runs with {metric} scores")
+    parts = []
+    for (tk, *cond), g in df.groupby(["task", *CONDITION], sort=True):
+        src = _source(tk, source)
+        src_by_seed = g[g["language"] == src].groupby("seed")["value"].mean()
+        t = g[g["language"] != src].assign(gap=lambda x: x["seed"].map(src_by_seed) - x["value"]).dropna(subset=["gap"])
+        agg = t.groupby("language", as_index=False).agg(gap=("gap", "mean"), score=("value", "mean"),
+                                                        n_seeds=("seed", "nunique"))
+        parts.append(agg.assign(task=tk, condition=Condition(*cond).label))
+    out = pd.concat(parts, ignore_index=True)
+    if out.empty:
+        raise XltError(f"study {study!r}: no target language has a score and a source-language score")
+    return out
+
+
+def _predictors(langs, names) -> pd.DataFrame:
+    """language -> URIEL distances to English (`names`) and the same-script flag; NaN where unknown."""
+    registry, rows, unknown = _registry(), {}, []
+    for code in langs:
+        try:
+            d, same = registry.distances_to(code), float(registry.same_script_as(code))
+        except Exception:  # unknown code (or no registry yet): no predictors for this language
+            d, same = {}, np.nan
+            unknown.append(code)
+        rows[code] = {k: float(d[k]) if d.get(k) is not None else np.nan for k in names} | {"same_script": same}
+    if unknown:
+        warnings.warn(f"language registry cannot resolve {', '.join(unknown)}: no distances", stacklevel=3)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _coefficients(fit, names) -> pd.DataFrame:
+    ci = fit.conf_int().loc[names]
+    return pd.DataFrame({"coef": fit.params[names], "se": fit.bse[names], "ci_low": ci[0], "ci_high": ci[1],
+                         "p": fit.pvalues[names]})
+
+
+def gap_regression(store: Store, study: str, task: str | None = None, metric: str = "accuracy",
+                   source: str | None = None, predictors=DISTANCES + ("same_script",), mixed: bool = True) -> dict:
+    """OLS of the per-language transfer gap on distances to English (+ condition / task factors).
+
+    Returns {"ok", "message", "formula", "n", "n_languages", "r2", "r2_adj", "coefficients" (coef, se,
+    95 % CI, p per term), "mixed" (same with a random intercept per language, or a message), "notes",
+    "data"}. Predictors missing or constant over the languages are dropped, languages with a missing
+    predictor are dropped (both listed in notes); too few languages gives ok=False and a message."""
+    import statsmodels.formula.api as smf
+
+    data = gap_table(store, study, task, metric, source)
+    data = data.join(_predictors(sorted(data["language"].unique()), [p for p in predictors if p != "same_script"]),
+                     on="language")
+    notes, use = [], [p for p in predictors if data[p].notna().any()]
+    if len(use) < len(predictors):
+        notes.append(f"no values for {', '.join(p for p in predictors if p not in use)}: dropped")
+    missing = sorted(data.loc[data[use].isna().any(axis=1), "language"].unique())
+    if missing:
+        notes.append(f"missing predictors for {', '.join(missing)}: languages dropped")
+        data = data[~data["language"].isin(missing)]
+    const = [p for p in use if data[p].nunique() < 2]
+    if const:
+        notes.append(f"{', '.join(const)} constant over the languages: dropped")
+        use = [p for p in use if p not in const]
+    factors = [f"C({f})" for f in ("condition", "task") if data[f].nunique() > 1]
+    formula = "gap ~ " + " + ".join(use + factors or ["1"])
+    n_lang = data["language"].nunique()
+    result = {"ok": False, "formula": formula, "n": len(data), "n_languages": n_lang, "notes": notes, "data": data,
+              "coefficients": None, "mixed": None, "r2": np.nan, "r2_adj": np.nan}
+    if not use:
+        return result | {"message": "no usable predictor (all missing or constant): " + "; ".join(notes)}
+    if n_lang < len(use) + 2:
+        return result | {"message": f"too few languages: {n_lang} with usable predictors for {len(use)} "
+                                    f"predictor(s); need at least {len(use) + 2}"}
+    fit = smf.ols(formula, data).fit()
+    if np.linalg.matrix_rank(fit.model.exog) < fit.model.exog.shape[1]:
+        return result | {"message": f"predictors are collinear over these {n_lang} languages: {formula}"}
+    if len(data) > n_lang:
+        notes.append("languages repeat across conditions/tasks: OLS errors treat rows as independent; "
+                     "see the mixed model")
+    result |= {"ok": True, "message": "", "r2": float(fit.rsquared), "r2_adj": float(fit.rsquared_adj),
+               "coefficients": _coefficients(fit, list(fit.params.index))}
+    if mixed:
+        result["mixed"] = _mixed(formula, data, n_lang)
+    return result
+
+
+def _mixed(formula: str, data: pd.DataFrame, n_lang: int) -> dict:
+    """Random intercept per language (same fixed part); needs repeated rows and enough languages."""
+    import statsmodels.formula.api as smf
+
+    if len(data) <= n_lang or n_lang < MIN_MIXED_LANGUAGES:
+        return {"ok": False, "message": f"mixed model skipped: needs several rows per language and at least "
+                                        f"{MIN_MIXED_LANGUAGES} languages ({len(data)} rows, {n_lang} languages)"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = smf.mixedlm(formula, data, groups=data["language"]).fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            return {"ok": False, "message": f"mixed model failed: {exc}"}
+    return {"ok": True, "message": "; ".join(sorted({str(w.message) for w in caught})),
+            "converged": bool(fit.converged), "language_var": float(fit.cov_re.iloc[0, 0]),
+            "coefficients": _coefficients(fit, list(fit.fe_params.index))}
