@@ -200,3 +200,24 @@ def test_quiet_study_prints_no_progress_bars(tmp_path, tiny_bert, capsys):
     path = _study_file(tmp_path, tiny_bert, data, seeds=(1,))
     assert main(["-q", "study", str(path), "train.max_steps=1"]) == 0
     assert "load sib200" not in capsys.readouterr().err
+
+
+def test_families_table_and_paired_comparison(tmp_path, tiny_bert, tiny_xlmr, capsys):
+    data = write_tiny_sib200(tmp_path / "sib", n=14)
+    path = _study_file(tmp_path, tiny_bert, data)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["models"] = [str(tiny_bert), str(tiny_xlmr)]
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    db = str(tmp_path / "db" / "r.sqlite")
+    assert main(["-q", "study", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["families", "--db", db, "--study", "cli-tiny", "--n-boot", "200"]) == 0
+    out = capsys.readouterr().out
+    # fra_Latn and rus_Cyrl are both Indo-European; English (the source) is not a target family member
+    assert "Indo-European" in out and "gap" in out and out.count("Indo-European") == 2  # one row per model
+    assert main(["families", "--db", db, "--study", "cli-tiny", "--compare", str(tiny_bert), str(tiny_xlmr),
+                 "--n-boot", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "minus" in out and "p_holm" in out and "Indo-European" in out
+    assert main(["families", "--db", db, "--study", "nope"]) == 2
+    assert "xlt: error:" in capsys.readouterr().err

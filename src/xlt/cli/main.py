@@ -43,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("table", "md", "csv"), default="table")
     r.add_argument("-o", "--output", help="write to this file instead of stdout")
 
+    f = sub.add_parser("families", help="scores by language family with bootstrap CIs; paired model comparison")
+    f.add_argument("--db", default=DEFAULT_DB)
+    f.add_argument("--study", required=True)
+    f.add_argument("--task", help="only this task")
+    f.add_argument("--metric", default="accuracy", help="per-example metric to aggregate (default accuracy)")
+    f.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                   help="paired test of model A minus model B (per family, Holm-corrected)")
+    f.add_argument("--level", choices=("family", "language"), default="family")
+    f.add_argument("--n-boot", type=int, default=2000)
+
     ls = sub.add_parser("ls", help="list registered tasks, languages or model presets")
     ls.add_argument("what", choices=("tasks", "langs", "models"))
     return p
@@ -72,6 +82,8 @@ def _dispatch(args) -> int:
         return _study(args)
     if args.command == "results":
         return _results(args.db, args.study, args.task, args.format, args.output)
+    if args.command == "families":
+        return _families(args)
     if args.command == "ls":
         from xlt.cli.listing import list_registry
 
@@ -126,6 +138,32 @@ def _results(db: str, study: str | None, task: str | None, fmt: str, output: str
         print(f"wrote {output}")
     else:
         print(text)
+    return 0
+
+
+def _families(args) -> int:
+    import pandas as pd
+
+    from xlt.analysis.families import family_table, paired_comparison
+    from xlt.store.db import Store
+
+    if "://" not in args.db and not Path(args.db).is_file():
+        raise XltError(f"no results database at {args.db} (run a study first, or pass --db)")
+    store = Store(args.db)
+    pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_rows", 500)
+    if args.compare:
+        a, b = ({"model": m} for m in args.compare)
+        table = paired_comparison(store, args.study, a, b, level=args.level, task=args.task, metric=args.metric,
+                                  n_boot=args.n_boot)
+        cols = ["task", args.level, "diff", "ci_low", "ci_high", "p_value", "p_holm", "cohens_d", "n_languages"]
+        print(f"{args.compare[0]} minus {args.compare[1]} ({args.metric}, paired on the same test examples)")
+    else:
+        table = family_table(store, args.study, task=args.task, metric=args.metric, n_boot=args.n_boot)
+        cols = ["task", "model", "family", "n_languages", "mean", "ci_low", "ci_high", "gap", "gap_ci_low",
+                "gap_ci_high"]
+    if table.empty:
+        raise XltError(f"no per-example scores for metric {args.metric!r} in study {args.study!r}")
+    print(table[[c for c in cols if c in table.columns]].round(4).to_string(index=False))
     return 0
 
 
