@@ -44,10 +44,8 @@ class AmericasNli(Task):
         "Pretrained Multilingual Models in Truly Low-resource Languages, ACL",
     )
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages if (self.data_dir / split / f"{l}.tsv").is_file()]
+    def has_local(self, split: str, language: str) -> bool:
+        return (self.data_dir / split / f"{language}.tsv").is_file()
 
     def load_local(self, split: str, language: str) -> list[Example]:
         if language == self.spec.source_language:

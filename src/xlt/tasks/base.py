@@ -128,8 +128,14 @@ class Task(ABC):
                 )
 
     def available_languages(self, split: str = "test") -> list[str]:
-        """Languages whose `split` exists in the configured source (all of them unless overridden)."""
-        return list(self.spec.languages)
+        """Languages whose `split` exists below `data_dir` (every language for the hub/embedded data)."""
+        if self.data_dir is None:
+            return list(self.spec.languages)
+        return [lang for lang in self.spec.languages if self.has_local(split, lang)]
+
+    def has_local(self, split: str, language: str) -> bool:
+        """Whether `data_dir` holds `split` for `language` (tasks with local files override this)."""
+        return True
 
     @abstractmethod
     def load_local(self, split: str, language: str) -> list:

@@ -67,10 +67,8 @@ class MasakhaNer(Task):
             folder = self.data_dir / "data" / language
         return folder / f"{split}.txt"
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages if self.path(split, l).is_file()]
+    def has_local(self, split: str, language: str) -> bool:
+        return self.path(split, language).is_file()
 
     def load_local(self, split: str, language: str) -> list[TaggingExample]:
         if self.data_dir is None:

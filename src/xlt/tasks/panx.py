@@ -55,10 +55,8 @@ class PanX(Task):
         tsv = [d / "panx" / f"{split}-{language}.tsv", d / f"{split}-{language}.tsv"]
         return [(p, True) for p in raw] + [(p, False) for p in tsv]
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages if any(p.is_file() for p, _ in self._candidates(split, l))]
+    def has_local(self, split: str, language: str) -> bool:
+        return any(p.is_file() for p, _ in self._candidates(split, language))
 
     def load_local(self, split: str, language: str) -> list[TaggingExample]:
         candidates = dict(self._candidates(split, language))

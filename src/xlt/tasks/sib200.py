@@ -64,11 +64,8 @@ class Sib200(Task):
         nested = self.data_dir / "data" / "annotated"
         return nested if nested.is_dir() else self.data_dir
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        root = self._root()
-        return [lang for lang in self.spec.languages if (root / lang / _SPLIT_FILE[split]).is_file()]
+    def has_local(self, split: str, language: str) -> bool:
+        return (self._root() / language / _SPLIT_FILE[split]).is_file()
 
     def load_local(self, split: str, language: str) -> list[Example]:
         path = self._root() / language / _SPLIT_FILE[split]

@@ -69,10 +69,8 @@ class Tatoeba(Task):
                             "non-English sentences, English is the candidate side")
         return ISO3[language]
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages if all(p.is_file() for p in self._files(l))]
+    def has_local(self, split: str, language: str) -> bool:
+        return all(p.is_file() for p in self._files(language))
 
     def _pairs(self, language: str) -> list[tuple[str, str, str]]:
         """(query origin, sentence, English sentence) per aligned line."""

@@ -63,10 +63,8 @@ class TyDiQA(Task):
         return [(root / _DEV / f"tydiqa.goldp.{iso}.dev.json", False),
                 (root / _DEV / f"tydiqa-goldp-dev-{_NAMES[language]}.json", False)]
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages if any(p.is_file() for p, _ in self._candidates(split, l))]
+    def has_local(self, split: str, language: str) -> bool:
+        return any(p.is_file() for p, _ in self._candidates(split, language))
 
     def load_local(self, split: str, language: str) -> list[QAExample]:
         options = self._candidates(split, language)

@@ -77,11 +77,8 @@ class UdPos(Task):
     def _tsv_candidates(self, split: str, language: str) -> list[Path]:
         return [self.data_dir / "udpos" / f"{split}-{language}.tsv", self.data_dir / f"{split}-{language}.tsv"]
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages
-                if self.files(split, l) or any(p.is_file() for p in self._tsv_candidates(split, l))]
+    def has_local(self, split: str, language: str) -> bool:
+        return bool(self.files(split, language)) or any(p.is_file() for p in self._tsv_candidates(split, language))
 
     def load_local(self, split: str, language: str) -> list[TaggingExample]:
         if files := self.files(split, language):

@@ -65,10 +65,8 @@ class Xcopa(Task):
             found.append(d / "COPA" / f"{_FILE_SPLIT[split]}.jsonl")
         return found
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages if any(p.is_file() for p in self._candidates(split, l))]
+    def has_local(self, split: str, language: str) -> bool:
+        return any(p.is_file() for p in self._candidates(split, language))
 
     def load_local(self, split: str, language: str) -> list[ChoiceExample]:
         what = f"XCOPA {split} file for {language!r}"

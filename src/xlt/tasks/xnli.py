@@ -84,10 +84,8 @@ class Xnli(Task):
             found.update({d / sub / f"{split}-{language}.tsv": self._xtreme for sub in ("xnli", ".")})
         return found
 
-    def available_languages(self, split: str = "test") -> list[str]:
-        if self.data_dir is None:
-            return list(self.spec.languages)
-        return [l for l in self.spec.languages if any(p.is_file() for p in self._candidates(split, l))]
+    def has_local(self, split: str, language: str) -> bool:
+        return any(p.is_file() for p in self._candidates(split, language))
 
     def load_local(self, split: str, language: str) -> list[Example]:
         readers = self._candidates(split, language)
