@@ -221,3 +221,23 @@ def test_families_table_and_paired_comparison(tmp_path, tiny_bert, tiny_xlmr, ca
     assert "minus" in out and "p_holm" in out and "Indo-European" in out
     assert main(["families", "--db", db, "--study", "nope"]) == 2
     assert "xlt: error:" in capsys.readouterr().err
+
+
+def test_export_writes_the_leaderboard_layout(tmp_path, tiny_bert, capsys):
+    data = write_tiny_sib200(tmp_path / "sib", n=14)
+    path = _study_file(tmp_path, tiny_bert, data, seeds=(1,))
+    db = str(tmp_path / "db" / "r.sqlite")
+    assert main(["-q", "study", str(path)]) == 0
+    out = tmp_path / "submission"
+    assert main(["export", "--db", db, "--study", "cli-tiny", "--model", str(tiny_bert), "-o", str(out)]) == 0
+    assert "sib200: 3 file(s)" in capsys.readouterr().out
+    files = sorted(p.name for p in (out / "sib200").iterdir())
+    assert files == ["test-eng_Latn.tsv", "test-fra_Latn.tsv", "test-rus_Cyrl.tsv"]
+    labels = (out / "sib200" / "test-fra_Latn.tsv").read_text(encoding="utf-8").splitlines()
+    gold = [r[1] for r in (l.split("\t") for l in (data / "fra_Latn" / "test.tsv").read_text().splitlines()[1:])]
+    assert len(labels) == len(gold) and set(labels) <= set(gold) | {"science/technology", "travel", "politics",
+                                                                     "sports", "health", "entertainment", "geography"}
+    # the exported labels reproduce the stored accuracy
+    acc = {r["language"]: r["value"] for r in Store(db).score_rows(study="cli-tiny")}
+    assert sum(p == g for p, g in zip(labels, gold)) / len(gold) == pytest.approx(acc["fra_Latn"])
+    assert main(["export", "--db", db, "--study", "cli-tiny", "--model", "nope", "-o", str(out)]) == 2

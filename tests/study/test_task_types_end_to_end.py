@@ -1,5 +1,8 @@
 """Studies over QA and retrieval tasks with tiny models: every task type reaches the results DB."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from xlt.store.db import Store
@@ -43,6 +46,13 @@ def test_qa_study_scores_em_and_f1_per_language(tiny_model, tmp_path):
     f1 = {r["language"]: r["value"] for r in rows if r["metric"] == "squad_f1"}
     em = {r["language"]: r["value"] for r in rows if r["metric"] == "squad_em"}
     assert all(f1[l] >= em[l] for l in f1)  # token F1 is never below exact match
+    # leaderboard export: {question id: answer} per language
+    from xlt.report.export import export
+
+    written = export(store, "qa", str(tiny_model), tmp_path / "sub")
+    assert sorted(Path(p).name for p in written["xquad"]) == ["test-de.json", "test-en.json"]
+    answers = json.loads((tmp_path / "sub" / "xquad" / "test-de.json").read_text(encoding="utf-8"))
+    assert sorted(answers) == [f"q{i}" for i in range(6)] and all(isinstance(a, str) for a in answers.values())
 
 
 @pytest.mark.skipif(SHARED_DATA is None, reason="shared Tatoeba files not found")
@@ -87,6 +97,15 @@ def test_tagging_studies_score_seqeval_f1(tiny_model, tmp_path):
     with store.engine.connect() as c:
         stats = c.execute(select(example_scores.c["values"]).where(example_scores.c.metric == "f1")).scalars().first()
     assert all(len(s) == 3 and s[0] <= min(s[1], s[2]) for s in stats)
+    from xlt.report.export import export
+
+    export(store, "tag", str(tiny_model), tmp_path / "sub")
+    blocks = (tmp_path / "sub" / "masakhaner" / "test-yor.tsv").read_text(encoding="utf-8").split("\n\n")
+    from xlt.tasks import get_task
+
+    gold = get_task("masakhaner", SHARED_DATA / "masakhaner").load("test", "yor")
+    assert len([b for b in blocks if b.strip()]) == len(gold)
+    assert len(blocks[0].splitlines()) == len(gold[0].tokens)  # one tag per token
 
 
 @pytest.mark.skipif(SHARED_DATA is None, reason="shared XCOPA files not found")

@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--level", choices=("family", "language"), default="family")
     f.add_argument("--n-boot", type=int, default=2000)
 
+    e = sub.add_parser("export", help="test predictions in the XTREME leaderboard layout <task>/test-<lang>.<ext>")
+    e.add_argument("--db", default=DEFAULT_DB)
+    e.add_argument("--study", required=True)
+    e.add_argument("--model", required=True, help="the model name as written in the study file")
+    e.add_argument("--seed", type=int, help="which seed's run (default: the lowest per task)")
+    e.add_argument("-o", "--out", required=True, help="output folder")
+
     ls = sub.add_parser("ls", help="list registered tasks, languages or model presets")
     ls.add_argument("what", choices=("tasks", "langs", "models"))
     return p
@@ -82,6 +89,15 @@ def _dispatch(args) -> int:
         return _study(args)
     if args.command == "results":
         return _results(args.db, args.study, args.task, args.format, args.output)
+    if args.command == "export":
+        from xlt.report.export import export
+        from xlt.store.db import Store
+
+        if "://" not in args.db and not Path(args.db).is_file():
+            raise XltError(f"no results database at {args.db} (run a study first, or pass --db)")
+        for task, paths in export(Store(args.db), args.study, args.model, Path(args.out), args.seed).items():
+            print(f"{task}: {len(paths)} file(s)" if paths else f"{task}: skipped (no stored predictions)")
+        return 0
     if args.command == "families":
         return _families(args)
     if args.command == "ls":

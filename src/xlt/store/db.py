@@ -83,6 +83,17 @@ example_scores = Table(
 )
 
 
+# test-set predictions per (run, language), in test-example order, for leaderboard export
+predictions = Table(
+    "predictions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("language", String(50), nullable=False),
+    Column("values", JSON, nullable=False),
+    UniqueConstraint("run_id", "language", name="uq_predictions"),
+)
+
+
 def default_url(path: str | Path = "xlt-results/results.sqlite") -> str:
     return f"sqlite:///{Path(path)}"
 
@@ -147,18 +158,25 @@ class Store:
                 _link(c, info["study"], [run_id])
         self._retry(tx, also=("UNIQUE", "duplicate key"))
 
-    def finish_run(self, run_id: str, rows: Iterable[dict], per_example: Iterable[dict], info: dict) -> None:
-        """Atomically store all scores of a run and mark it done (rewriting replaces old rows)."""
-        rows, per_example = list(rows), list(per_example)
+    def finish_run(self, run_id: str, rows: Iterable[dict], per_example: Iterable[dict], info: dict,
+                   preds: Iterable[dict] = ()) -> None:
+        """Atomically store all scores (and predictions) of a run and mark it done.
+
+        Rewriting a run replaces its old rows, so a retried run never doubles them.
+        """
+        rows, per_example, preds = list(rows), list(per_example), list(preds)
 
         def tx():
             with self.engine.begin() as c:
                 c.execute(delete(scores).where(scores.c.run_id == run_id))
                 c.execute(delete(example_scores).where(example_scores.c.run_id == run_id))
+                c.execute(delete(predictions).where(predictions.c.run_id == run_id))
                 if rows:
                     c.execute(scores.insert(), [{"run_id": run_id, **r} for r in rows])
                 if per_example:
                     c.execute(example_scores.insert(), [{"run_id": run_id, **r} for r in per_example])
+                if preds:
+                    c.execute(predictions.insert(), [{"run_id": run_id, **r} for r in preds])
                 c.execute(update(runs).where(runs.c.run_id == run_id).values(
                     status="done", finished_at=_now(), error=None, **info))
         self._retry(tx)
@@ -185,6 +203,12 @@ class Store:
             q = q.where(runs.c.task == task)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]
+
+    def predictions(self, run_id: str) -> dict[str, list]:
+        """Stored test predictions of a run: language -> values in test-example order."""
+        with self.engine.connect() as c:
+            q = select(predictions.c.language, predictions.c["values"]).where(predictions.c.run_id == run_id)
+            return dict(c.execute(q).all())
 
     def runs(self, study: str | None = None) -> list[dict]:
         q = select(runs)

@@ -214,7 +214,7 @@ class Runner:
         except BaseException as exc:
             self.store.fail_run(rid, f"{type(exc).__name__}: {exc}")
             raise
-        self.store.finish_run(rid, result["rows"], result["per_example"], result["info"])
+        self.store.finish_run(rid, result["rows"], result["per_example"], result["info"], result.get("preds", ()))
 
     def _train_and_eval(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
         if not data.adapter.trains:
@@ -241,9 +241,10 @@ class Runner:
         t0 = time.perf_counter()
         outputs = forward_rows(model, enc["test"], cfg, pad_id, device)  # all languages in one sorted pass
         preds = adapter.decode(enc["test"], outputs, names, enc["test_examples"])
-        rows, per_example = [], []
+        rows, per_example, stored = [], [], []
         for lang in data.languages:
             sl = enc["test_slices"][lang]
+            stored.append({"language": lang, "values": adapter.serialize(preds[sl], data.splits["test"][lang])})
             scores = adapter.score(preds[sl], data.splits["test"][lang], lang)
             n = int(sl.stop - sl.start)
             for metric, value in scores.values.items():
@@ -256,8 +257,7 @@ class Runner:
         info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
                 "dev_score": res.best_dev, "best_step": res.best_step, "train_seconds": res.seconds,
                 "eval_seconds": eval_seconds, "peak_rss_mb": peak_rss_mb()}
-        return {"rows": rows, "per_example": per_example, "info": info}
-
+        return {"rows": rows, "per_example": per_example, "info": info, "preds": stored}
 
     def _retrieve(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
         """Rank each language's candidate pool with pooled embeddings of the (untrained) encoder."""

@@ -56,6 +56,10 @@ class TaskTypeAdapter(ABC):
     def score(self, predictions: list, examples: list, language: str) -> Scores:
         """Scores of one language's predictions (some metrics normalise per language, e.g. MLQA)."""
 
+    def serialize(self, predictions: list, examples: list):
+        """JSON-storable predictions of one language (what `xlt export` writes out)."""
+        return list(predictions)
+
     @property
     def main_metric(self) -> str:
         return self.spec.main_metric

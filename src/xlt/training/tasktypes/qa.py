@@ -80,6 +80,9 @@ class QAAdapter(TaskTypeAdapter):
                         best[ex_i] = (score, examples[ex_i].context[offsets[s][0] : offsets[e][1]])
         return [best.get(i, (0.0, ""))[1] for i in range(len(examples))]
 
+    def serialize(self, predictions, examples):
+        return {ex.id: p for ex, p in zip(examples, predictions)}  # SQuAD prediction-file layout
+
     def score(self, predictions, examples, language):
         from xlt.metrics import qa_scores
 

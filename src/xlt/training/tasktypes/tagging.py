@@ -41,13 +41,10 @@ class TaggingAdapter(TaskTypeAdapter):
         preds = []
         for i, out in enumerate(outputs):
             words = {w: label_names[int(np.argmax(out[t]))] for t, w in enumerate(data.word_ids[i]) if w >= 0}
-            n = max(words, default=-1) + 1
-            preds.append([words.get(w, fallback) for w in range(n)])
+            preds.append([words.get(w, fallback) for w in range(len(examples[i].tokens))])
         return preds
 
     def score(self, predictions, examples, language):
         from xlt.metrics import tagging_scores
 
-        padded = [p + ["O" if "O" in self.spec.labels else self.spec.labels[0]] * (len(ex.tokens) - len(p))
-                  for p, ex in zip(predictions, examples)]
-        return tagging_scores(self.spec, [list(ex.tags) for ex in examples], padded)
+        return tagging_scores(self.spec, [list(ex.tags) for ex in examples], predictions)

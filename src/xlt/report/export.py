@@ -1,0 +1,60 @@
+"""`xlt export`: a run's test predictions in the XTREME leaderboard layout.
+
+`<out>/<task>/test-<lang>.<ext>`, as google-research/xtreme's `evaluate.py` reads them:
+- classification and multiple choice (.tsv): one predicted label per line, in test order;
+- tagging (.tsv): one tag per token per line, a blank line after each sentence;
+- QA (.json): {question id: answer text}.
+Retrieval predictions are not stored yet, so retrieval tasks are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from xlt.errors import XltError
+from xlt.store.db import Store
+from xlt.tasks.spec import TaskType
+
+
+def _pick_runs(store: Store, study: str, model: str, seed: int | None) -> list[dict]:
+    runs = [r for r in store.runs(study=study) if r["status"] == "done" and r["model"] == model
+            and r["method"] == "finetune" and r["intermediate"] == "none"]
+    if not runs:
+        models = sorted({r["model"] for r in store.runs(study=study)})
+        raise XltError(f"no finished runs of model {model!r} in study {study!r} (models: {', '.join(models) or '-'})")
+    chosen = {}
+    for r in sorted(runs, key=lambda r: r["seed"]):
+        if (seed is None or r["seed"] == seed) and r["task"] not in chosen:
+            chosen[r["task"]] = r  # without --seed: the lowest seed of each task
+    if not chosen:
+        raise XltError(f"model {model!r} has no run with seed {seed} in study {study!r}")
+    return list(chosen.values())
+
+
+def export(store: Store, study: str, model: str, out: Path, seed: int | None = None) -> dict[str, list[str]]:
+    """Write the files; returns {task: [written paths]} (empty list = skipped)."""
+    from xlt.tasks import get_task
+
+    written = {}
+    for run in _pick_runs(store, study, model, seed):
+        spec = get_task(run["task"]).spec
+        preds = store.predictions(run["run_id"])
+        written[run["task"]] = []
+        if not preds:
+            continue
+        for lang, values in sorted(preds.items()):
+            ext = "json" if spec.type == TaskType.QA else "tsv"
+            path = out / spec.name / f"test-{lang}.{ext}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_render(spec.type, values), encoding="utf-8")
+            written[run["task"]].append(str(path))
+    return written
+
+
+def _render(kind: TaskType, values) -> str:
+    if kind == TaskType.QA:
+        return json.dumps(values, ensure_ascii=False, indent=0)
+    if kind == TaskType.TAGGING:
+        return "".join("\n".join(tags) + "\n\n" for tags in values)
+    return "".join(f"{v}\n" for v in values)
