@@ -26,6 +26,7 @@ from xlt.models import registry
 from xlt.store.db import Store
 from xlt.study.config import StudyConfig, TaskEntry, to_dict
 from xlt.tasks import get_task
+from xlt.tasks.base import labels_of
 from xlt.training.batching import Encoded
 from xlt.training.loop import TrainConfig, fine_tune, forward_rows, pick_device, seed_everything
 from xlt.training.tasktypes import adapter_for
@@ -120,8 +121,8 @@ class TaskData:
             return labels
         for lang, exs in [("dev", self.splits["dev"])] + list(self.splits["test"].items()):
             for ex in exs:
-                for label in _example_labels(ex):
-                    if label not in known:
+                for label in labels_of(ex):
+                    if label is not None and label not in known:
                         raise XltError(f"{ex.origin}: label {label!r} ({lang}) does not occur in train "
                                        f"(train labels: {sorted(known)})")
         return labels
@@ -129,13 +130,6 @@ class TaskData:
     @property
     def label2id(self) -> dict[str, int]:
         return {l: i for i, l in enumerate(self.label_names)}
-
-
-def _example_labels(ex) -> tuple:
-    if hasattr(ex, "tags"):
-        return tuple(ex.tags or ())
-    label = getattr(ex, "label", None)
-    return (label,) if isinstance(label, str) else ()
 
 
 class Runner:

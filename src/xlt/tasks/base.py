@@ -120,7 +120,7 @@ class Task(ABC):
             return
         known = set(self.spec.labels)
         for ex in examples:
-            bad = [l for l in _labels_of(ex) if l is not None and l not in known]
+            bad = [l for l in labels_of(ex) if l is not None and l not in known]
             if bad:
                 raise DataError(
                     f"label {bad[0]!r} ({split}/{language}) is not one of the task's labels {sorted(known)}",
@@ -163,7 +163,8 @@ class Task(ABC):
         raise XltError(f"task {self.name} has no hub loader; pass a local data_dir")
 
 
-def _labels_of(ex) -> tuple:
+def labels_of(ex) -> tuple:
+    """The label names an example carries (None entries: unlabelled)."""
     if isinstance(ex, Example):
         return (ex.label,)
     if isinstance(ex, TaggingExample):
