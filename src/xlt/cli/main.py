@@ -91,11 +91,8 @@ def _dispatch(args) -> int:
         return _results(args.db, args.study, args.task, args.format, args.output)
     if args.command == "export":
         from xlt.report.export import export
-        from xlt.store.db import Store
 
-        if "://" not in args.db and not Path(args.db).is_file():
-            raise XltError(f"no results database at {args.db} (run a study first, or pass --db)")
-        for task, paths in export(Store(args.db), args.study, args.model, Path(args.out), args.seed).items():
+        for task, paths in export(_open_store(args.db), args.study, args.model, Path(args.out), args.seed).items():
             print(f"{task}: {len(paths)} file(s)" if paths else f"{task}: skipped (no stored predictions)")
         return 0
     if args.command == "families":
@@ -134,13 +131,19 @@ def _study(args) -> int:
     return _results(db, study.name, None, "table", None)
 
 
-def _results(db: str, study: str | None, task: str | None, fmt: str, output: str | None) -> int:
-    from xlt.analysis.results import build_tables, to_csv, to_markdown, to_text
+def _open_store(db: str):
+    """An existing results database (reading commands must not create an empty one)."""
     from xlt.store.db import Store
 
     if "://" not in db and not Path(db).is_file():
         raise XltError(f"no results database at {db} (run a study first, or pass --db)")
-    rows = Store(db).score_rows(study=study, task=task)
+    return Store(db)
+
+
+def _results(db: str, study: str | None, task: str | None, fmt: str, output: str | None) -> int:
+    from xlt.analysis.results import build_tables, to_csv, to_markdown, to_text
+
+    rows = _open_store(db).score_rows(study=study, task=task)
     if not rows:
         raise XltError(f"no finished runs in {db}" + (f" for study {study!r}" if study else ""))
     tables = build_tables(rows)
@@ -161,11 +164,8 @@ def _families(args) -> int:
     import pandas as pd
 
     from xlt.analysis.families import family_table, paired_comparison
-    from xlt.store.db import Store
 
-    if "://" not in args.db and not Path(args.db).is_file():
-        raise XltError(f"no results database at {args.db} (run a study first, or pass --db)")
-    store = Store(args.db)
+    store = _open_store(args.db)
     pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_rows", 500)
     if args.compare:
         a, b = ({"model": m} for m in args.compare)

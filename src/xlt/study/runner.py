@@ -222,7 +222,7 @@ class Runner:
         pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
         model = adapter.build(encoder, len(names), pooling, cfg.dropout)
         device = pick_device(cfg.device)
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        pad_id = _pad_id(tokenizer)
 
         def evaluate(encoded: Encoded, examples: list, desc: str):
             preds = adapter.decode(encoded, forward_rows(model, encoded, cfg, pad_id, device, desc), names, examples)
@@ -240,11 +240,7 @@ class Runner:
             sl = enc["test_slices"][lang]
             stored.append({"language": lang, "values": adapter.serialize(preds[sl], data.splits["test"][lang])})
             scores = adapter.score(preds[sl], data.splits["test"][lang], lang)
-            n = int(sl.stop - sl.start)
-            for metric, value in scores.values.items():
-                rows.append({"language": lang, "split": "test", "metric": metric, "value": float(value), "n": n})
-            for metric, values in scores.per_example.items():
-                per_example.append({"language": lang, "metric": metric, "values": values})
+            _add_scores(rows, per_example, lang, scores, int(sl.stop - sl.start))
         eval_seconds = time.perf_counter() - t0
         rows.append({"language": data.spec.source_language, "split": "dev", "metric": adapter.main_metric,
                      "value": res.best_dev, "n": len(enc["dev"])})
@@ -260,7 +256,7 @@ class Runner:
         encoder = registry.load_encoder(ref)
         device = pick_device(cfg.device)
         model = adapter.build(encoder, 0, cfg.pooling, 0.0).to(device)
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        pad_id = _pad_id(tokenizer)
         cfg = dataclasses.replace(cfg, progress=cfg.progress and self.progress)
 
         def embed(texts: list[str]) -> np.ndarray:
@@ -277,14 +273,22 @@ class Runner:
             if key not in pools:  # LAReQA's pool is shared by all languages: embed it once
                 pools = {key: embed([c.text for c in candidates])}
             scores = adapter.score_ranking(embed([q.query for q in queries]), pools[key], queries, candidates)
-            for metric, value in scores.values.items():
-                rows.append({"language": lang, "split": "test", "metric": metric, "value": float(value),
-                             "n": len(queries)})
-            for metric, values in scores.per_example.items():
-                per_example.append({"language": lang, "metric": metric, "values": values})
+            _add_scores(rows, per_example, lang, scores, len(queries))
         info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
                 "train_seconds": 0.0, "eval_seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
         return {"rows": rows, "per_example": per_example, "info": info}
+
+
+def _pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def _add_scores(rows: list, per_example: list, lang: str, scores, n: int) -> None:
+    """Append one language's test scores (corpus values and per-example values) to the run's rows."""
+    for metric, value in scores.values.items():
+        rows.append({"language": lang, "split": "test", "metric": metric, "value": float(value), "n": n})
+    for metric, values in scores.per_example.items():
+        per_example.append({"language": lang, "metric": metric, "values": values})
 
 
 def _subsample(data: Encoded, n: int, seed: int) -> Encoded:
