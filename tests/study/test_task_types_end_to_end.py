@@ -66,6 +66,37 @@ def test_retrieval_study_needs_no_training(tiny_model, tmp_path):
     assert all(r["metric"] == "retrieval_accuracy" and 0.0 <= r["value"] <= 1.0 for r in rows.values())
     [run] = store.runs(study="tat")
     assert run["train_seconds"] == 0.0 and run["status"] == "done"
+    # export: one retrieved index per English sentence; correct where it is the aligned line
+    from xlt.report.export import export
+
+    written = export(store, "tat", str(tiny_model), tmp_path / "sub")
+    assert sorted(Path(p).name for p in written["tatoeba"]) == ["test-jv.tsv", "test-te.tsv"]
+    for lang in ("jv", "te"):
+        lines = (tmp_path / "sub" / "tatoeba" / f"test-{lang}.tsv").read_text().splitlines()
+        assert len(lines) == rows[lang]["n"]
+        accuracy = sum(int(v) == j for j, v in enumerate(lines)) / len(lines)
+        assert accuracy == pytest.approx(rows[lang]["value"])
+
+
+def test_lareqa_study_exports_rankings_that_reproduce_map(tiny_model, tmp_path):
+    from tests.tasks.test_lareqa import _xquad_r
+    from xlt.metrics.retrieval import average_precision_at_k
+    from xlt.report.export import export
+    from xlt.tasks import get_task
+
+    data = _xquad_r(tmp_path / "lareqa", ["en", "de", "ar"])
+    store = _run({"name": "lq", "models": [str(tiny_model)], "seeds": [1],
+                  "tasks": [{"name": "lareqa", "data_dir": str(data), "languages": "available"}],
+                  "train": {"max_length": 48, "threads": 1, "progress": False}}, tmp_path)
+    export(store, "lq", str(tiny_model), tmp_path / "sub")
+    task = get_task("lareqa", str(data))
+    for row in store.score_rows(study="lq"):
+        ranked = json.loads((tmp_path / "sub" / "lareqa" / f"test-{row['language']}.json").read_text())
+        queries = task.load("test", row["language"])
+        assert sorted(ranked) == sorted(q.id for q in queries)
+        assert all(len(r) == 6 for r in ranked.values())  # a pool of 6 sentences: fewer than 20
+        ap = [average_precision_at_k(ranked[q.id], q.gold, 20) for q in queries]
+        assert sum(ap) / len(ap) == pytest.approx(row["value"])
 
 
 def _link(dest, src):

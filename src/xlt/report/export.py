@@ -3,8 +3,9 @@
 `<out>/<task>/test-<lang>.<ext>`, as google-research/xtreme's `evaluate.py` reads them:
 - classification and multiple choice (.tsv): one predicted label per line, in test order;
 - tagging (.tsv): one tag per token per line, a blank line after each sentence;
-- QA (.json): {question id: answer text}.
-Retrieval predictions are not stored yet, so retrieval tasks are reported as skipped.
+- QA (.json): {question id: answer text};
+- Tatoeba (.tsv): for each English sentence, the index of the retrieved sentence (official en -> xx);
+- LAReQA, Mewsli-X (.json): {query id: top-20 candidate ids, best first}.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def export(store: Store, study: str, model: str, out: Path, seed: int | None = N
         if not preds:
             continue
         for lang, values in sorted(preds.items()):
-            ext = "json" if spec.type == TaskType.QA else "tsv"
+            ext = "json" if isinstance(values, dict) else "tsv"
             path = out / spec.name / f"test-{lang}.{ext}"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(_render(spec.type, values), encoding="utf-8")
@@ -53,7 +54,7 @@ def export(store: Store, study: str, model: str, out: Path, seed: int | None = N
 
 
 def _render(kind: TaskType, values) -> str:
-    if kind == TaskType.QA:
+    if isinstance(values, dict):  # QA answers, retrieval rankings
         return json.dumps(values, ensure_ascii=False, indent=0)
     if kind == TaskType.TAGGING:
         return "".join("\n".join(tags) + "\n\n" for tags in values)

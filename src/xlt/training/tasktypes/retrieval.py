@@ -54,3 +54,20 @@ class RetrievalAdapter(TaskTypeAdapter):
                 raise ValueError(f"retrieval metric {metric!r} is not supported")
             values[metric], per_example[metric] = res.value, res.per_query.tolist()
         return Scores(values, per_example)
+
+    def rank_predictions(self, query_vecs: np.ndarray, cand_vecs: np.ndarray, examples: list,
+                         candidates: list, k: int = 20):
+        """What `xlt export` writes for one language.
+
+        Tatoeba (aligned pairs): for English sentence j, the index of the nearest non-English
+        sentence, in the official en -> xx direction (one integer per line, as XTREME's scorer reads).
+        LAReQA / Mewsli-X: {query id: the top-k candidate ids, best first}.
+        """
+        from xlt.metrics.retrieval import cosine_similarity, top_k
+
+        if "retrieval_accuracy" in self.spec.metrics:
+            index = {c.id: i for i, c in enumerate(candidates)}
+            english = cand_vecs[[index[ex.gold[0]] for ex in examples]]
+            return np.argmax(cosine_similarity(english, query_vecs), axis=1).tolist()
+        sims = cosine_similarity(query_vecs, cand_vecs)
+        return {ex.id: [candidates[i].id for i in top_k(row, k)] for ex, row in zip(examples, sims)}
