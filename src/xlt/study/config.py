@@ -25,9 +25,9 @@ from typing import Any
 import yaml
 
 from xlt.errors import ConfigError
+from xlt.methods import METHODS, validate_settings  # the method registry names the valid methods
 from xlt.training.loop import TrainConfig
 
-METHODS = ("finetune",)
 INTERMEDIATE = ("none",)
 
 
@@ -154,6 +154,7 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
     for m in cfg.methods:
         if m not in METHODS:
             raise ConfigError(f"{where('methods')}: unknown method {m!r} (valid: {', '.join(METHODS)})")
+    validate_settings(cfg.methods, cfg.train.extra, lambda *key: where("train", "extra", *key))
     for m in cfg.intermediate:
         if m not in INTERMEDIATE:
             raise ConfigError(f"{where('intermediate')}: unknown intermediate condition {m!r} "

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from xlt import __version__
 from xlt.errors import XltError
+from xlt.methods import make_loss
 from xlt.models import registry
 from xlt.store.db import Store
 from xlt.study.config import StudyConfig, TaskEntry, to_dict
@@ -231,7 +232,8 @@ class Runner:
         def dev_score(m) -> float:
             return evaluate(enc["dev"], data.splits["dev"], "dev").values[adapter.main_metric]
 
-        res = fine_tune(model, train, cfg, run.seed, pad_id, device, adapter.loss, dev_score)
+        loss_fn = make_loss(run.method, adapter, model, train, cfg, tokenizer.all_special_ids)
+        res = fine_tune(model, train, cfg, run.seed, pad_id, device, loss_fn, dev_score)
         t0 = time.perf_counter()
         outputs = forward_rows(model, enc["test"], cfg, pad_id, device)  # all languages in one sorted pass
         preds = adapter.decode(enc["test"], outputs, names, enc["test_examples"])
