@@ -3,6 +3,7 @@
     xlt demo                              # embedded offline study (real encoder, 80+ languages)
     xlt study study.yaml train.lr=3e-5    # any study file, key=value overrides
     xlt results --format md -o results.md
+    xlt report --study demo -o report/    # report.md, report.tex, report.html with plots
     xlt ls tasks | langs | models
 
 Bad input exits with code 2 and one line on stderr; nothing already stored is touched.
@@ -60,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, help="which seed's run (default: the lowest per task)")
     e.add_argument("-o", "--out", required=True, help="output folder")
 
+    rp = sub.add_parser("report", help="report.md, report.tex and self-contained report.html with plots")
+    rp.add_argument("--db", default=DEFAULT_DB)
+    rp.add_argument("--study", required=True)
+    rp.add_argument("-o", "--out", default="xlt-report", help="output folder (default xlt-report)")
+    rp.add_argument("--task", help="only this task")
+    rp.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                    help="paired test A minus B: model, method or intermediate names, or model/method/intermediate "
+                         "(default: every pair of conditions that differ in one of them)")
+    rp.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates and permutations")
+
     ls = sub.add_parser("ls", help="list registered tasks, languages or model presets")
     ls.add_argument("what", choices=("tasks", "langs", "models"))
     return p
@@ -94,6 +105,13 @@ def _dispatch(args) -> int:
 
         for task, paths in export(_open_store(args.db), args.study, args.model, Path(args.out), args.seed).items():
             print(f"{task}: {len(paths)} file(s)" if paths else f"{task}: skipped (no stored predictions)")
+        return 0
+    if args.command == "report":
+        from xlt.report.build import write_report
+
+        paths = write_report(_open_store(args.db), args.study, Path(args.out), args.task, args.compare, args.n_boot,
+                             progress=not args.quiet)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
     if args.command == "families":
         return _families(args)
