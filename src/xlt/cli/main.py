@@ -31,7 +31,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="study YAML")
     s.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.lr=3e-5 seeds=[1,2]")
     s.add_argument("--db", help="results database URL or SQLite path (default: the study's db)")
-    s.add_argument("--dry-run", action="store_true", help="print the grid and what is done; run nothing")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print the grid, what is done/running/failed/todo and the compute left; run nothing")
+    s.add_argument("--workers", type=int, help="parallel workers sharing the study through the results DB "
+                   "(local processes; with --launcher: jobs, default one per unfinished run on Slurm)")
+    s.add_argument("--launcher", choices=("local", "slurm"),
+                   help="run the workers as submitit jobs: its local executor, or a Slurm job array")
+    sl = s.add_argument_group("submitit jobs (--launcher)")
+    sl.add_argument("--partition", help="Slurm partition")
+    sl.add_argument("--gpus-per-job", type=int, default=1, help="GPUs per Slurm job (default 1)")
+    sl.add_argument("--max-parallel", type=int, default=0, help="array jobs running at once (default all)")
+    sl.add_argument("--time", default="24:00:00", help="time limit per job, Slurm syntax (timed-out jobs requeue)")
+    sl.add_argument("--account", help="Slurm account")
+    sl.add_argument("--qos", help="Slurm QOS")
+    sl.add_argument("--folder", default="xlt-results/jobs", help="job pickles and logs (default xlt-results/jobs)")
 
     d = sub.add_parser("demo", help="the embedded offline study: me5-small-q4 on cldr-names (80+ languages)")
     d.add_argument("overrides", nargs="*", help="key=value overrides")
@@ -137,16 +150,33 @@ def _study(args) -> int:
     store = Store(db)
     runner = Runner(study, store, progress=not args.quiet)
     if getattr(args, "dry_run", False):
-        plan = runner.plan()
-        for run, rid, status in plan:
-            print(f"{rid}  {status:7}  {run.model}  {run.task.name}  {run.method}  {run.intermediate}  seed={run.seed}")
-        done = sum(st == "done" for *_, st in plan)
-        print(f"{len(plan)} runs, {done} done, {len(plan) - done} to run")
+        from xlt.study.launch import describe
+
+        print(describe(runner.plan(), store))
         return 0
-    summary = runner.run()
+    if getattr(args, "launcher", None) or (getattr(args, "workers", None) or 1) > 1:
+        summary = _launch(args, study, db, runner.plan())
+        if "jobs" in summary:
+            print(f"study {study.name}: submitted Slurm job(s) {', '.join(summary['jobs'])} for "
+                  f"{summary['runs'] - summary['skipped']} run(s); logs in {summary['folder']}; "
+                  f"`xlt study {args.file} --dry-run` shows progress")
+            return 0
+    else:
+        summary = runner.run()
     print(f"study {study.name}: {summary['ran']} run(s) executed, {summary['skipped']} already done; "
           f"results in {store.url}")
     return _results(db, study.name, None, "table", None)
+
+
+def _launch(args, study, db: str, plan) -> dict:
+    from xlt.study.launch import LaunchOptions, launch
+
+    if args.workers is not None and args.workers < 1:
+        raise XltError(f"--workers must be at least 1, got {args.workers}")
+    opts = LaunchOptions(launcher=args.launcher or "processes", workers=args.workers or 0, folder=args.folder,
+                         time=args.time, partition=args.partition, gpus_per_job=args.gpus_per_job,
+                         max_parallel=args.max_parallel, account=args.account, qos=args.qos)
+    return launch(study, db, plan, opts)
 
 
 def _open_store(db: str):

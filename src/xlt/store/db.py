@@ -8,19 +8,26 @@ Tables
 
 A run's scores are written in the same transaction that marks it done: a killed process leaves
 either a finished run or none, never half of one, and rewriting a run replaces its rows (no doubles).
+
+Several workers (processes, Slurm jobs) share one database: a worker *claims* a run before running it
+(`claim_run`: status running + its worker id + a heartbeat, decided and written in one locked
+transaction), refreshes the heartbeat while it works, and a claim whose worker died can be taken over.
+SQLite write transactions start with BEGIN IMMEDIATE (one writer at a time, waiting up to 60 s, never
+a stale read-then-write); on PostgreSQL the run's row is locked with SELECT ... FOR UPDATE.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
     JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
-    create_engine, delete, event, select, update,
+    create_engine, delete, event, inspect, make_url, select, update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -42,7 +49,7 @@ runs = Table(
     Column("config", JSON),
     Column("config_hash", String(64)),
     Column("xlt_version", String(50)),
-    Column("status", String(20), nullable=False),  # running | done | failed
+    Column("status", String(20), nullable=False),  # running | done | failed | interrupted
     Column("dev_score", Float),
     Column("best_step", Integer),
     Column("train_seconds", Float),
@@ -51,7 +58,14 @@ runs = Table(
     Column("error", Text),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("worker", String(200)),  # who claimed the run: host:pid:token
+    Column("heartbeat", Float),     # epoch seconds of the claim's last sign of life
 )
+
+# columns added after the first release: created on older databases when they are opened
+_ADDED_COLUMNS = ("worker", "heartbeat")
+# transient errors worth retrying: SQLite's single writer, PostgreSQL deadlocks and dropped connections
+_TRANSIENT = ("locked", "busy", "deadlock detected", "could not serialize", "server closed the connection")
 
 scores = Table(
     "scores", metadata,
@@ -98,24 +112,60 @@ def default_url(path: str | Path = "xlt-results/results.sqlite") -> str:
     return f"sqlite:///{Path(path)}"
 
 
+def normalize_url(url: str) -> str:
+    """A bare path means a SQLite file; `postgresql://` uses psycopg 3 when psycopg2 is absent."""
+    if "://" not in url:
+        return default_url(url)
+    if url.startswith("postgresql://"):
+        try:
+            import psycopg2  # noqa: F401  (SQLAlchemy's default PostgreSQL driver)
+        except ImportError:
+            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 class Store:
     def __init__(self, url: str):
-        if "://" not in url:  # a bare path means a SQLite file
-            url = default_url(url)
-        if url.startswith("sqlite:///"):
+        url = normalize_url(url)
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
             Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.url = url
+        shown = url
         try:
-            self.engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite") else {})
+            shown = make_url(url).render_as_string(hide_password=True)
+            self.engine = create_engine(url, connect_args={"timeout": 60} if self.sqlite else {},
+                                        pool_pre_ping=not self.sqlite)
         except Exception as exc:  # bad URL or missing DB driver
-            raise XltError(f"cannot open results database {url!r}: {exc}") from exc
-        if url.startswith("sqlite"):
+            hint = ' (pip install "xlt[postgres]")' if "postgres" in url else ""
+            raise XltError(f"cannot open results database {shown!r}: {exc}{hint}") from exc
+        if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._retry(lambda: metadata.create_all(self.engine), also=("already exists",))
+            event.listen(self.engine, "begin", _sqlite_begin)
+        self._writer = self.engine.execution_options(xlt_write=True)
+        try:
+            self._retry(self._create, also=("already exists", "duplicate", "UNIQUE"))
+        except OperationalError as exc:  # server down, wrong credentials, unwritable file
+            raise XltError(f"cannot open results database {shown!r}: {exc.orig}") from exc
+
+    def _create(self) -> None:
+        with self._write() as c:
+            metadata.create_all(c)
+            have = {col["name"] for col in inspect(c).get_columns("runs")}
+            for name in _ADDED_COLUMNS:
+                if name not in have:
+                    kind = runs.c[name].type.compile(c.dialect)
+                    c.exec_driver_sql(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+    @contextmanager
+    def _write(self):
+        """A write transaction (BEGIN IMMEDIATE on SQLite: the lock is taken before the first read)."""
+        with self._writer.begin() as c:
+            yield c
 
     @staticmethod
     def _retry(fn, attempts: int = 8, also: tuple[str, ...] = ()):
@@ -128,8 +178,7 @@ class Store:
             try:
                 return fn()
             except (OperationalError, IntegrityError) as exc:
-                transient = ("locked", "busy") + also
-                if not any(t in str(exc) for t in transient) or i == attempts - 1:
+                if not any(t in str(exc) for t in _TRANSIENT + also) or i == attempts - 1:
                     raise
                 time.sleep(0.05 * 2**i)
 
@@ -138,25 +187,71 @@ class Store:
         with self.engine.connect() as c:
             return dict(c.execute(select(runs.c.run_id, runs.c.status)).all())
 
+    def claims(self) -> dict[str, dict]:
+        """run_id -> status, worker and heartbeat of every run (what schedulers decide on)."""
+        q = select(runs.c.run_id, runs.c.status, runs.c.worker, runs.c.heartbeat)
+        with self.engine.connect() as c:
+            return {r.run_id: dict(r._mapping) for r in c.execute(q)}
+
+    def timings(self) -> list[dict]:
+        """model, task, train_seconds, eval_seconds of every finished run (throughput estimates)."""
+        q = (select(runs.c.model, runs.c.task, runs.c.train_seconds, runs.c.eval_seconds)
+             .where(runs.c.status == "done"))
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(q)]
+
     def link_study(self, study: str, run_ids: list[str]) -> None:
         """Record that `study` includes these runs (idempotent)."""
         def tx():
-            with self.engine.begin() as c:
+            with self._write() as c:
                 _link(c, study, run_ids)
         self._retry(tx, also=("UNIQUE", "duplicate key"))
 
     def start_run(self, run_id: str, info: dict) -> None:
         """Record that a run started (replacing an unfinished attempt; a done run is never reset)."""
-        def tx():
-            with self.engine.begin() as c:
-                status = c.execute(select(runs.c.status).where(runs.c.run_id == run_id)).scalar()
-                if status == "done":
-                    return
-                if status is not None:
-                    c.execute(delete(runs).where(runs.c.run_id == run_id))
-                c.execute(runs.insert().values(run_id=run_id, status="running", started_at=_now(), **info))
+        self.claim_run(run_id, info)
+
+    def claim_run(self, run_id: str, info: dict, worker: str | None = None,
+                  claimable: Callable[[dict], bool] | None = None) -> bool:
+        """Take a run for `worker`; False when it is done or `claimable(row)` refuses the current row.
+
+        Decided and written in one locked transaction, so of two workers claiming the same run
+        exactly one gets True. Taking over an unfinished attempt deletes its rows.
+        """
+        def tx() -> bool:
+            with self._write() as c:
+                row = c.execute(select(runs.c.status, runs.c.worker, runs.c.heartbeat)
+                                .where(runs.c.run_id == run_id).with_for_update()).first()
+                values = dict(info, status="running", started_at=_now(), worker=worker, heartbeat=time.time())
+                if row is None:
+                    c.execute(runs.insert().values(run_id=run_id, **values))
+                elif row.status == "done" or (claimable is not None and not claimable(dict(row._mapping))):
+                    return False
+                else:  # reset every result column of the old attempt, keep the row (and its lock)
+                    fresh = {col.name: None for col in runs.c if col.nullable}
+                    c.execute(update(runs).where(runs.c.run_id == run_id).values(**{**fresh, **values}))
+                    _delete_results(c, run_id)
                 _link(c, info["study"], [run_id])
-        self._retry(tx, also=("UNIQUE", "duplicate key"))
+                return True
+        return self._retry(tx, also=("UNIQUE", "duplicate key"))
+
+    def heartbeat(self, run_id: str, worker: str) -> bool:
+        """Refresh `worker`'s claim; False when the claim is no longer its own."""
+        return self._set_if_held(run_id, worker, {})
+
+    def release_run(self, run_id: str, worker: str) -> bool:
+        """Give a claimed run back unfinished (a preempted job): anyone may claim it at once."""
+        return self._set_if_held(run_id, worker, {"status": "interrupted"})
+
+    def _set_if_held(self, run_id: str, worker: str | None, values: dict) -> bool:
+        cond = [runs.c.run_id == run_id, runs.c.status == "running"]
+        if worker is not None:
+            cond.append(runs.c.worker == worker)
+
+        def tx() -> bool:
+            with self._write() as c:
+                return c.execute(update(runs).where(*cond).values(heartbeat=time.time(), **values)).rowcount > 0
+        return self._retry(tx)
 
     def finish_run(self, run_id: str, rows: Iterable[dict], per_example: Iterable[dict], info: dict,
                    preds: Iterable[dict] = ()) -> None:
@@ -167,10 +262,9 @@ class Store:
         rows, per_example, preds = list(rows), list(per_example), list(preds)
 
         def tx():
-            with self.engine.begin() as c:
-                c.execute(delete(scores).where(scores.c.run_id == run_id))
-                c.execute(delete(example_scores).where(example_scores.c.run_id == run_id))
-                c.execute(delete(predictions).where(predictions.c.run_id == run_id))
+            with self._write() as c:
+                c.execute(select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update())
+                _delete_results(c, run_id)
                 if rows:
                     c.execute(scores.insert(), [{"run_id": run_id, **r} for r in rows])
                 if per_example:
@@ -178,15 +272,12 @@ class Store:
                 if preds:
                     c.execute(predictions.insert(), [{"run_id": run_id, **r} for r in preds])
                 c.execute(update(runs).where(runs.c.run_id == run_id).values(
-                    status="done", finished_at=_now(), error=None, **info))
+                    status="done", finished_at=_now(), heartbeat=time.time(), error=None, **info))
         self._retry(tx)
 
-    def fail_run(self, run_id: str, error: str) -> None:
-        def tx():
-            with self.engine.begin() as c:
-                c.execute(update(runs).where(runs.c.run_id == run_id).values(
-                    status="failed", error=error[:4000], finished_at=_now()))
-        self._retry(tx)
+    def fail_run(self, run_id: str, error: str, worker: str | None = None) -> None:
+        """Mark a running attempt failed (not one that was released or taken over meanwhile)."""
+        self._set_if_held(run_id, worker, {"status": "failed", "error": error[:4000], "finished_at": _now()})
 
     # -- reading ----------------------------------------------------------------------------
     def score_rows(self, study: str | None = None, task: str | None = None, split: str = "test") -> list[dict]:
@@ -225,13 +316,25 @@ def _link(conn, study: str, run_ids: list[str]) -> None:
         conn.execute(study_runs.insert(), new)
 
 
+def _delete_results(conn, run_id: str) -> None:
+    for table in (scores, example_scores, predictions):
+        conn.execute(delete(table).where(table.c.run_id == run_id))
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets readers proceed while one worker writes; foreign keys make deletes cascade.
+    # isolation_level None: pysqlite's own implicit BEGIN comes only before the first write, after
+    # the reads a claim decides on; `_sqlite_begin` emits the BEGIN instead.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("xlt_write") else "BEGIN")
 
 
 def dumps(obj) -> str:

@@ -159,16 +159,25 @@ class Runner:
             registry.resolve_name_only(m)
         return out
 
-    def run(self) -> dict:
+    def run(self, worker=None, only: set[str] | None = None) -> dict:
+        """Run the grid's unfinished runs (or those in `only`), each claimed in the results DB first,
+        so that several workers (`xlt.study.launch`) share one study. Counts are this worker's."""
+        from xlt.study.launch import Worker  # launch imports this module
+
         plan = self.plan()
         self.store.link_study(self.study.name, [rid for _, rid, _ in plan])
-        todo = [(r, rid) for r, rid, st in plan if st != "done"]
-        log.info("study %s: %d runs, %d done, %d to run", self.study.name, len(plan), len(plan) - len(todo), len(todo))
+        todo = sum(st != "done" for *_, st in plan)
+        log.info("study %s: %d runs, %d done, %d to run", self.study.name, len(plan), len(plan) - todo, todo)
         if self.study.train.threads:
             torch.set_num_threads(self.study.train.threads)
-        for run, rid in tqdm(todo, desc=f"study {self.study.name}", unit="run", disable=not self.progress):
-            self.execute(run, rid)
-        return {"runs": len(plan), "skipped": len(plan) - len(todo), "ran": len(todo)}
+        worker = worker or Worker(self.store)
+        with tqdm(total=todo, desc=f"study {self.study.name}", unit="run", disable=not self.progress) as bar:
+            def execute(run: RunSpec, rid: str, w) -> bool:
+                ok = self.execute(run, rid, w)
+                bar.update(int(ok))
+                return ok
+            ran = worker.work(plan, execute, only)
+        return {"runs": len(plan), "skipped": len(plan) - todo, "ran": ran}
 
     def _model(self, name: str):
         if name not in self._models:
@@ -203,13 +212,22 @@ class Runner:
                                          "model_location": ref.location},
             "config_hash": rid, "xlt_version": __version__,
         }
-        self.store.start_run(rid, info)
-        try:
-            result = self._train_and_eval(run, ref, tokenizer, data)
-        except BaseException as exc:
-            self.store.fail_run(rid, f"{type(exc).__name__}: {exc}")
-            raise
-        self.store.finish_run(rid, result["rows"], result["per_example"], result["info"], result.get("preds", ()))
+        worker = worker or Worker(self.store)
+        if not worker.claim(rid, info):
+            return False
+        with worker.holding(rid):  # heartbeats: a dead worker's claim can be taken over
+            try:
+                result = self._train_and_eval(run, ref, tokenizer, data)
+            except BaseException as exc:
+                self.store.fail_run(rid, f"{type(exc).__name__}: {exc}", worker.id)
+                raise
+            self.store.finish_run(rid, result["rows"], result["per_example"], result["info"],
+                                  result.get("preds", ()))
+        return True
+
+    def _encoder(self, run: RunSpec, ref, tokenizer):
+        """The encoder a run starts from: pretrained, or after its intermediate task (trained once, cached)."""
+        return encoder_for_run(self.study, run, ref, tokenizer, self.progress)
 
     def _train_and_eval(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
         if not data.adapter.trains:
