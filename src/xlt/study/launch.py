@@ -56,7 +56,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    try:  # a killed process nobody has reaped yet is a zombie: dead
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def dependency_key(run) -> tuple | None:
@@ -96,10 +99,11 @@ class Worker:
             return True
         host, _, rest = row["worker"].partition(":")
         pid = rest.partition(":")[0]
+        fresh = (row["heartbeat"] or 0.0) > time.time() - self.lease_s
         if host == socket.gethostname() and pid.isdigit():
-            # another worker object of this very process has ended (it held the run when it died)
-            return int(pid) != os.getpid() and _pid_alive(int(pid))
-        return (row["heartbeat"] or 0.0) > time.time() - self.lease_s
+            # a worker object of this very process that has ended held it when it died
+            return fresh and int(pid) != os.getpid() and _pid_alive(int(pid))
+        return fresh
 
     def claimable(self, row: dict) -> bool:
         if row["status"] == "done":
@@ -302,7 +306,10 @@ def absolute_url(db: str) -> str:
 
 
 def _executor(study, opts: LaunchOptions, n: int) -> submitit.AutoExecutor:
-    executor = submitit.AutoExecutor(folder=opts.folder, cluster=opts.launcher)
+    try:
+        executor = submitit.AutoExecutor(folder=opts.folder, cluster=opts.launcher)
+    except RuntimeError as exc:  # no srun/sbatch on this machine
+        raise XltError(f"--launcher {opts.launcher}: {exc}") from None
     params = {"name": f"xlt-{study.name}", "timeout_min": slurm_minutes(opts.time), "nodes": 1,
               "tasks_per_node": 1}
     if opts.launcher == "slurm":
