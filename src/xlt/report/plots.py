@@ -46,7 +46,10 @@ def heatmap(table, names: dict[str, str], families: dict[str, str]) -> Figure:
     n, k = values.shape
     labels = [condition_label(c.model, c.method, c.intermediate) for c in table.conditions]
     col_w = max(0.9, 0.06 * max(len(p) for lab in labels for p in lab.split(" / ")))
-    fam_w, name_w, cbar_w, top, bottom = 1.5, 1.9, 0.9, 1.1, 0.3
+    rows = [f"{names[l]} ({l})" for l in order]
+    name_w = 0.3 + 0.052 * max(len(r) for r in rows)  # 7 pt characters are about 0.05 in wide
+    fam_w = 0.3 + 0.052 * max(len(f"{fam} ({len(langs)})") for fam, langs in groups)
+    cbar_w, top, bottom = 0.9, 1.1, 0.3
     width, height = fam_w + name_w + k * col_w + cbar_w, n * ROW + top + bottom
     fig = Figure(figsize=(width, height))
     box = lambda x, w: [x / width, bottom / height, w / width, n * ROW / height]
@@ -56,7 +59,7 @@ def heatmap(table, names: dict[str, str], families: dict[str, str]) -> Figure:
         if not np.isnan(v):
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=FONT - 0.5,
                     color="black" if v > 55 else "white")
-    ax.set_yticks(range(n), [f"{names[l]} ({l})" for l in order], fontsize=FONT)
+    ax.set_yticks(range(n), rows, fontsize=FONT)
     ax.set_xticks(range(k), [_wrap(lab) for lab in labels], fontsize=FONT)
     ax.xaxis.tick_top()
     ax.tick_params(length=0)
@@ -95,7 +98,7 @@ def family_bars(fam: pd.DataFrame, metric: str) -> Figure:
     ax = fig.add_subplot()
     for c, cond in enumerate(conds):
         g = fam.groupby(["model", "method", "intermediate"]).get_group(cond).set_index("family").reindex(order)
-        y = np.arange(len(order)) - 0.4 + h * (c + 0.5)
+        y = np.arange(len(order)) + 0.4 - h * (c + 0.5)  # first condition on top, as in the legend
         mean = g["mean"].to_numpy() * 100
         lo, hi = np.clip(g["ci_low"], 0, 1) * 100, np.clip(g["ci_high"], 0, 1) * 100
         color = COLORS[c % len(COLORS)]
