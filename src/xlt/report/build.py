@@ -117,7 +117,8 @@ def analyse_task(store: Store, study: str, task: str, rows: list[dict], compare:
                     continue
                 table = paired_comparison(store, study, a, b, task=task, metric=metric, n_boot=n_boot,
                                           n_perm=n_boot)
-                ta.comparisons.append((ka, kb, table))
+                if len(table):
+                    ta.comparisons.append((ka, kb, table))
         try:
             ta.regression = gap_regression(store, study, task, metric or _main_metric(task) or rows[0]["metric"])
         except XltError as exc:

@@ -71,6 +71,8 @@ class Bounds:
         self.moved = 0
 
     def ci(self, low: float, high: float, lo: float = 0.0, hi: float = 1.0) -> str:
+        if math.isnan(low) or math.isnan(high):  # e.g. no source-language score: no gap
+            return "-"
         a, b = max(low, lo), min(high, hi)
         self.moved += (a != low) + (b != high)
         return interval(a, b)

@@ -104,7 +104,8 @@ def family_bars(fam: pd.DataFrame, metric: str) -> Figure:
         color = COLORS[c % len(COLORS)]
         ax.barh(y, mean, height=h * 0.9, color=color, alpha=0.85, label=condition_label(*cond))
         ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
-        ax.axvline(g["source_score"].dropna().iloc[0] * 100, color=color, ls="--", lw=1)
+        if g["source_score"].notna().any():
+            ax.axvline(g["source_score"].dropna().iloc[0] * 100, color=color, ls="--", lw=1)
     ax.set_yticks(range(len(order)), [f"{f} ({n_lang[f]})" for f in order], fontsize=FONT + 0.5)
     ax.set_xlim(0, 100)
     ax.set_ylim(-0.6, len(order) - 0.4)

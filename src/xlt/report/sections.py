@@ -110,8 +110,8 @@ def task_blocks(ta, bounds: Bounds) -> list[Block]:
     out += [Heading(3, "Per-language scores")] + [_language_table(t, names, families) for t in ta.tables]
     shown = next((t for t in ta.tables if t.metric == ta.metric), ta.tables[0])
     out.append(Figure(f"heatmap-{ta.task}", f"{ta.task}: {shown.metric} per language and condition",
-                      f"Mean over seeds (x100) per language (rows, grouped by family; the source {ta.source} on top) "
-                      "and condition (columns).", plots.heatmap(shown, names, families)))
+                      f"Mean over seeds (x100) per language (rows, grouped by family; the source {ta.source} on top "
+                      "when evaluated) and condition (columns).", plots.heatmap(shown, names, families)))
     if ta.families is not None and len(ta.families):
         out += [Heading(3, "By language family")] + _family_tables(ta, bounds)
         out.append(Figure(f"family-bars-{ta.task}", f"{ta.task}: {ta.metric} by language family",
