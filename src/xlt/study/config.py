@@ -26,9 +26,11 @@ import yaml
 
 from xlt.errors import ConfigError
 from xlt.methods import METHODS, validate_settings  # the method registry names the valid methods
+from xlt.methods.intermediate import parse_conditions
 from xlt.training.loop import TrainConfig
 
-INTERMEDIATE = ("none",)
+# intermediate conditions (xlt.methods.intermediate.conditions): none, or kind:task, or a mapping with settings
+INTERMEDIATE = ("none", "text:<task>", "multimodal:<task>", "multimodal-shuffled:<task>")
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,14 @@ class StudyConfig:
     tasks: list[TaskEntry]
     seeds: list[int] = field(default_factory=lambda: [1])
     methods: list[str] = field(default_factory=lambda: ["finetune"])
-    intermediate: list[str] = field(default_factory=lambda: ["none"])
+    intermediate: list[str] = field(default_factory=lambda: ["none"])  # condition labels (run ids, DB)
+    intermediate_setup: dict = field(default_factory=dict)  # label -> Condition (its settings); parsed, not a key
     train: TrainConfig = field(default_factory=TrainConfig)
     db: str = "xlt-results/results.sqlite"
     cache_dir: str | None = None  # converted models; default ~/.cache/xlt
 
 
-_TOP = {f.name for f in dataclasses.fields(StudyConfig)}
+_TOP = {f.name for f in dataclasses.fields(StudyConfig)} - {"intermediate_setup"}
 _TRAIN = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
@@ -139,14 +142,16 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
     seeds = _as_list(raw.get("seeds", [1]), "seeds", where("seeds"))
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError(f"{where('seeds')}: seeds must be integers, got {seeds}")
+    conditions = parse_conditions(_as_list(raw.get("intermediate", ["none"]), "intermediate", where("intermediate")),
+                                  where("intermediate"), Path(path).parent if Path(path).is_file() else None)
     cfg = StudyConfig(
         name=str(raw["name"]),
         models=[str(m) for m in _as_list(raw["models"], "models", where("models"))],
         tasks=tasks,
         seeds=seeds,
         methods=[str(m) for m in _as_list(raw.get("methods", ["finetune"]), "methods", where("methods"))],
-        intermediate=[str(m) for m in _as_list(raw.get("intermediate", ["none"]), "intermediate",
-                                              where("intermediate"))],
+        intermediate=list(conditions),
+        intermediate_setup=conditions,
         train=TrainConfig(**train),
         db=str(raw.get("db") or "xlt-results/results.sqlite"),
         cache_dir=raw.get("cache_dir"),
@@ -155,10 +160,6 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
         if m not in METHODS:
             raise ConfigError(f"{where('methods')}: unknown method {m!r} (valid: {', '.join(METHODS)})")
     validate_settings(cfg.methods, cfg.train.extra, lambda *key: where("train", "extra", *key))
-    for m in cfg.intermediate:
-        if m not in INTERMEDIATE:
-            raise ConfigError(f"{where('intermediate')}: unknown intermediate condition {m!r} "
-                              f"(valid: {', '.join(INTERMEDIATE)})")
     if cfg.train.pooling not in ("auto", "cls", "mean"):
         raise ConfigError(f"{where('train', 'pooling')}: train.pooling must be auto, cls or mean")
     if cfg.train.precision not in ("auto", "fp32", "bf16"):

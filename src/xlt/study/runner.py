@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from xlt import __version__
 from xlt.errors import XltError
 from xlt.methods import make_loss
+from xlt.methods.intermediate import encoder_for_run
 from xlt.models import registry
 from xlt.store.db import Store
 from xlt.study.config import StudyConfig, TaskEntry, to_dict
@@ -237,7 +238,7 @@ class Runner:
         cfg = dataclasses.replace(run.train, progress=run.train.progress and self.progress)
         train = _subsample(enc["train"], cfg.max_train_examples, run.seed)
         seed_everything(run.seed)  # the head's random init must not depend on earlier runs
-        encoder = registry.load_encoder(ref)
+        encoder = self._encoder(run, ref, tokenizer)
         pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
         model = adapter.build(encoder, len(names), pooling, cfg.dropout)
         device = pick_device(cfg.device)
@@ -273,7 +274,7 @@ class Runner:
         """Rank each language's candidate pool with pooled embeddings of the (untrained) encoder."""
         adapter, cfg = data.adapter, run.train
         seed_everything(run.seed)
-        encoder = registry.load_encoder(ref)
+        encoder = self._encoder(run, ref, tokenizer)
         device = pick_device(cfg.device)
         model = adapter.build(encoder, 0, cfg.pooling, 0.0).to(device)
         pad_id = _pad_id(tokenizer)

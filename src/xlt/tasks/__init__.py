@@ -7,7 +7,8 @@ from xlt.tasks.base import (
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
 from xlt.tasks import (  # noqa: E402,F401  (importing registers them)
-    americasnli, cldr, digits, lareqa, masakhaner, mewslix, mlqa, panx, sib200, tatoeba, tydiqa, udpos, xcopa, xnli, xquad,
+    americasnli, cldr, digits, lareqa, masakhaner, mewslix, mlqa, panx, sib200, snlive, tatoeba, tydiqa, udpos,
+    xcopa, xnli, xquad,
 )
 
 __all__ = ["Answer", "Candidate", "ChoiceExample", "Example", "QAExample", "RetrievalExample", "TaggingExample",

@@ -1,0 +1,33 @@
+"""Intermediate-task training as a study condition: none vs text-only vs multimodal (image + text).
+
+    pretrained encoder -> intermediate task (English) -> keep the text encoder's weights only
+    -> target-task fine-tune on English -> zero-shot evaluation
+
+A study lists its conditions (`intermediate: [none, text:digits-nli, multimodal:digits-ve,
+multimodal-shuffled:digits-ve]`, see `conditions.py`); the runner asks `encoder_for_run` for the
+encoder every run starts from. The stage is trained once per model and condition and cached
+(`checkpoint.py`); retrieval tasks embed with the same encoder, so "Tatoeba after fine-tuning on X"
+is the condition `text:X` on a retrieval task.
+
+Modules: `conditions` (study syntax, labels, shared stage settings), `data` (multimodal tasks),
+`vision` (image features: files or a frozen hub vision encoder), `fusion` (prefix and late fusion),
+`stage` (training), `checkpoint` (cache, integrity check).
+"""
+
+from __future__ import annotations
+
+from xlt.methods.intermediate.conditions import Condition, condition_from_label, parse_conditions
+
+
+def encoder_for_run(study, run, ref, tokenizer, progress: bool = True):
+    """The encoder `run` starts from: pretrained for `none`, else after its intermediate stage."""
+    from xlt.methods.intermediate import checkpoint
+    from xlt.models import registry
+
+    cond = getattr(study, "intermediate_setup", {}).get(run.intermediate) or condition_from_label(run.intermediate)
+    if cond.kind == "none":
+        return registry.load_encoder(ref)
+    return checkpoint.load_encoder(cond, ref, tokenizer, run.train, run.seed, study.cache_dir, progress)
+
+
+__all__ = ["Condition", "condition_from_label", "encoder_for_run", "parse_conditions"]

@@ -1,0 +1,186 @@
+"""Cached intermediate checkpoints: train once per (model, condition, data, stage settings, stage seed).
+
+Seed policy: by default the stage runs once with its own `seed` (default 1) and every target task
+and every target seed starts from that one checkpoint - the study's seed variance is then the
+target fine-tuning's, and a grid of T tasks x S seeds costs one stage, not T x S. `per_seed: true`
+trains one checkpoint per target seed instead (stage variance included, S stages).
+
+Layout: `<cache>/intermediate/<key>/encoder.safetensors` + `meta.json` (`<cache>` = the study's
+`cache_dir`, else $XLT_CACHE, else ~/.cache/xlt/models). The key hashes the model (name/location +
+revision), the condition, the task's version and a size fingerprint of its local files, the
+resolved stage TrainConfig and the stage seed. Only the encoder's trained parameters are stored
+(frozen word embeddings are taken from the pretrained model again). A checkpoint is written into a
+temporary folder and renamed into place with its meta.json (holding the weights' sha256) already
+there; a folder whose meta is missing or whose hash does not match is retrained with a warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xlt.errors import XltError
+from xlt.methods.intermediate.conditions import Condition, stage_train_config
+from xlt.models import registry
+from xlt.training.loop import TrainConfig, seed_everything
+
+log = logging.getLogger("xlt")
+FORMAT = 1  # bump when the stage's training changes in a way the key does not capture
+_SPEED_ONLY = {"progress", "device", "threads", "eval_max_tokens", "eval_max_batch", "extra"}
+_VERIFIED: dict[str, tuple] = {}  # path -> (size, mtime_ns) already hashed in this process
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    base = cache_dir or os.environ.get("XLT_CACHE") or Path.home() / ".cache" / "xlt" / "models"
+    return Path(base).expanduser() / "intermediate"
+
+
+def stage_seed(cond: Condition, run_seed: int) -> int:
+    return run_seed if cond.setting("per_seed") else cond.setting("seed")
+
+
+def checkpoint_key(cond: Condition, ref, cfg: TrainConfig, seed: int) -> dict:
+    """Everything that determines the intermediate checkpoint's weights."""
+    return {
+        "format": FORMAT, "model": ref.name if ref.name in registry.PRESETS else ref.location,
+        "revision": ref.revision, "condition": cond.kind, "task": cond.task,
+        "task_version": _task_version(cond), "data": cond.data,
+        "files": {k: _fingerprint(v) for k, v in sorted(cond.data.items())},  # a hub vision_model: "absent"
+        "stage": cond.stage, "seed": seed,
+        "train": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _SPEED_ONLY},
+    }
+
+
+def load_encoder(cond: Condition, ref, tokenizer, train: TrainConfig, run_seed: int,
+                 cache_dir: str | Path | None = None, progress: bool = True):
+    """The pretrained encoder with the condition's intermediate weights (trained first if not cached)."""
+    cfg = dataclasses.replace(stage_train_config(cond, train), progress=train.progress and progress)
+    seed = stage_seed(cond, run_seed)
+    key = checkpoint_key(cond, ref, cfg, seed)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    dest = cache_root(cache_dir) / digest
+    problem = _problem(dest, key)
+    if problem:
+        if dest.exists():
+            log.warning("intermediate checkpoint %s is unusable (%s): training it again", dest, problem)
+        _train_and_store(cond, ref, tokenizer, cfg, seed, key, dest)
+    else:
+        log.info("intermediate %s: cached checkpoint %s", cond.label, dest)
+    encoder = registry.load_encoder(ref)
+    from safetensors.torch import load_file
+
+    missing, unexpected = encoder.load_state_dict(load_file(dest / "encoder.safetensors"), strict=False)
+    if unexpected:
+        raise XltError(f"intermediate checkpoint {dest} does not fit model {ref.name} (e.g. {unexpected[0]})")
+    return encoder
+
+
+def _problem(dest: Path, key: dict) -> str:
+    """Why the cached checkpoint in `dest` cannot be used ('' if it can)."""
+    try:
+        meta = json.loads((dest / "meta.json").read_text())
+    except (OSError, ValueError):
+        return "no readable meta.json" if dest.exists() else "not trained yet"
+    weights = dest / "encoder.safetensors"
+    if json.loads(json.dumps(key, default=str)) != meta.get("key"):
+        return "its meta.json describes another stage"
+    if not weights.is_file():
+        return "encoder.safetensors is missing"
+    stat = weights.stat()
+    if _VERIFIED.get(str(weights)) == (stat.st_size, stat.st_mtime_ns):
+        return ""
+    if _sha256(weights) != meta.get("sha256"):
+        return "content hash mismatch"
+    _VERIFIED[str(weights)] = (stat.st_size, stat.st_mtime_ns)
+    return ""
+
+
+def _train_and_store(cond: Condition, ref, tokenizer, cfg: TrainConfig, seed: int, key: dict, dest: Path) -> None:
+    from safetensors.torch import save_file
+
+    from xlt.methods.intermediate.stage import train_stage
+
+    what = f"{cfg.max_steps} steps" if cfg.max_steps else f"{cfg.epochs:g} epochs"
+    log.info("intermediate %s: training %s on %s (%s, seed %d)", cond.label, ref.name, cond.task, what, seed)
+    t0 = time.perf_counter()
+    with _own_rng():  # the caller's RNG (the target head's init) must not depend on a cache miss
+        seed_everything(seed)
+        encoder = registry.load_encoder(ref)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        result = train_stage(cond, encoder, ref, tokenizer, cfg, seed, pad_id)
+    state = {n: p.detach().cpu().contiguous() for n, p in encoder.named_parameters() if p.requires_grad}
+    seconds = time.perf_counter() - t0
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
+    try:
+        save_file(state, str(tmp / "encoder.safetensors"))
+        meta = {"key": json.loads(json.dumps(key, default=str)), "label": cond.label,
+                "sha256": _sha256(tmp / "encoder.safetensors"), "dev": result.best_dev,
+                "best_step": result.best_step, "steps": result.steps, "seconds": round(seconds, 2),
+                "examples_seen": result.examples_seen, "history": result.history,
+                "saved_parameters": len(state), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        if dest.exists():  # stale or corrupt: meta first, so a kill mid-delete cannot look complete
+            (dest / "meta.json").unlink(missing_ok=True)
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except OSError:
+        if _problem(dest, key):  # unless a concurrent process stored the same checkpoint first
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("intermediate %s: %.0f s, %d steps, dev %.3f, stored in %s", cond.label, seconds, result.steps,
+             result.best_dev, dest)
+
+
+@contextmanager
+def _own_rng():
+    py, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng():
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(np_state)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _task_version(cond: Condition) -> str:
+    from xlt.methods.intermediate.data import MULTIMODAL_TASKS
+    from xlt.tasks import get_task
+
+    if cond.multimodal:
+        return MULTIMODAL_TASKS[cond.task].version
+    return get_task(cond.task, cond.data.get("data_dir")).spec.version
+
+
+def _fingerprint(value: str) -> str:
+    """Sizes of the files below a path (cheap; changes when files are added, removed or rewritten)."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return f"file:{path.stat().st_size}"
+    if not path.is_dir():
+        return "absent"
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{f.relative_to(path)}:{f.stat().st_size}\n".encode())
+    return "dir:" + h.hexdigest()[:16]

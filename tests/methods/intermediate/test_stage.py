@@ -1,0 +1,249 @@
+"""The intermediate stage on tiny random models: fusion, images, feature files, cache, and a full study."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+from sqlalchemy import select
+from transformers import AutoModel
+
+from tests.sib_fixture import write_tiny_sib200
+from xlt.errors import DataError
+from xlt.methods.intermediate import checkpoint, condition_from_label, parse_conditions, stage
+from xlt.methods.intermediate.data import ImageTextExample
+from xlt.methods.intermediate.fusion import ImageTextClassifier
+from xlt.methods.intermediate.vision import encode_images, read_features
+from xlt.models import registry
+from xlt.store.db import Store, runs, scores
+from xlt.study.config import parse_study
+from xlt.study.runner import Runner
+from xlt.training.loop import TrainConfig
+
+# a few steps of 8 pairs: enough to move every weight; dev checked once, at the end
+TRAIN = TrainConfig(max_steps=4, batch_size=8, lr=5e-3, head_lr=5e-2, max_length=32, pooling="mean",
+                    device="cpu", progress=False, threads=1)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors; OpenMP spin-waits crawl on a busy 2-core machine
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_bert):
+    ref = registry.resolve(str(tiny_bert))
+    return ref, registry.load_tokenizer(ref)
+
+
+@pytest.fixture(scope="module")
+def vision_dir(tmp_path_factory):
+    """A tiny random CLIP vision tower with its image processor (16x16 pixels, 4 patches)."""
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    path = tmp_path_factory.mktemp("tiny-clip")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        CLIPVisionModel(CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, image_size=16, patch_size=8)).save_pretrained(path)
+    CLIPImageProcessor(size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16}).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def snli_ve_dir(tmp_path_factory):
+    """SNLI-VE layout: 6 generated images (one colour each) and 3 pairs per image in train and dev."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("snli-ve")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        pixels = np.clip(rng.normal(40 * i, 30, (20, 24, 3)), 0, 255).astype("uint8")
+        Image.fromarray(pixels).save(root / "images" / f"{1000 + i}.png")
+    for split, ids in (("train", range(4)), ("dev", range(4, 6))):
+        rows = [{"Flickr30K_ID": str(1000 + i), "sentence1": "the teacher reads a book",
+                 "sentence2": f"the doctor sees {w}", "gold_label": label}
+                for i in ids for w, label in (("a book", "entailment"), ("the letter", "neutral"),
+                                              ("fresh bread", "contradiction"))]
+        (root / f"snli_ve_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def _pretrained(ref) -> dict:
+    return {k: v.clone() for k, v in registry.load_encoder(ref).state_dict().items()}
+
+
+def _condition(entry):
+    return next(iter(parse_conditions([entry], "test").values()))
+
+
+@pytest.mark.parametrize("entry", ["text:digits-nli", "multimodal:digits-ve",
+                                   {"condition": "multimodal:digits-ve", "fusion": "late"}])
+def test_stage_changes_the_encoder_and_keeps_only_its_weights(tiny, tmp_path, entry):
+    ref, tok = tiny
+    cfg = TrainConfig(**{**TRAIN.__dict__, "freeze_embeddings": True})
+    encoder = checkpoint.load_encoder(_condition(entry), ref, tok, cfg, 1, tmp_path)
+    before, after = _pretrained(ref), encoder.state_dict()
+    assert set(after) == set(before)  # a plain encoder: no head, no projection, no vision parts
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    layers = {k for k in before if ".layer." in k}
+    assert layers <= changed  # every transformer weight moved
+    assert "embeddings.word_embeddings.weight" not in changed  # frozen, and not stored
+    (folder,) = (tmp_path / "intermediate").iterdir()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["steps"] == 4 and 0 <= meta["dev"] <= 1 and meta["key"]["task"] in ("digits-nli", "digits-ve")
+    from safetensors.torch import load_file
+
+    stored = load_file(folder / "encoder.safetensors")
+    assert "embeddings.word_embeddings.weight" not in stored and not any("head" in k for k in stored)
+
+
+def test_checkpoint_is_reused_and_a_corrupt_one_retrained(tiny, tmp_path, monkeypatch, caplog):
+    ref, tok = tiny
+    cond = condition_from_label("text:digits-nli")
+    calls = []
+    real = stage.train_stage
+    monkeypatch.setattr(stage, "train_stage", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path).state_dict()
+    (folder,) = checkpoint.cache_root(tmp_path).iterdir()
+    second = checkpoint.load_encoder(cond, ref, tok, TRAIN, 2, tmp_path).state_dict()  # other target seed
+    assert len(calls) == 1 and all(torch.equal(first[k], second[k]) for k in first)
+    # another stage setting is another checkpoint
+    checkpoint.load_encoder(cond, ref, tok, TrainConfig(**{**TRAIN.__dict__, "lr": 1e-3}), 1, tmp_path)
+    assert len(calls) == 2 and len(list((tmp_path / "intermediate").iterdir())) == 2
+    # flip bytes in the middle of the weights: detected by the content hash, retrained with a warning
+    weights = folder / "encoder.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)
+    weights.write_bytes(data)
+    checkpoint._VERIFIED.clear()
+    with caplog.at_level(logging.WARNING, logger="xlt"):
+        again = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path).state_dict()
+    assert len(calls) == 3 and "content hash mismatch" in caplog.text and "training it again" in caplog.text
+    assert all(torch.equal(first[k], again[k]) for k in first)  # the stage is deterministic
+    # a half-written folder (no meta.json) is retrained too
+    (folder / "meta.json").unlink()
+    checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path)
+    assert len(calls) == 4 and (folder / "meta.json").is_file()
+
+
+def test_per_seed_policy_trains_one_checkpoint_per_target_seed(tiny, tmp_path):
+    ref, tok = tiny
+    cond = _condition({"condition": "text:digits-nli", "per_seed": True})
+    a = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path).state_dict()
+    b = checkpoint.load_encoder(cond, ref, tok, TRAIN, 2, tmp_path).state_dict()
+    assert len(list((tmp_path / "intermediate").iterdir())) == 2
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_cache_miss_leaves_the_callers_random_state_alone(tiny, tmp_path):
+    ref, tok = tiny
+    cond = condition_from_label("multimodal:digits-ve")
+    draws = []
+    for _ in range(2):  # first call trains, second reads the cache
+        torch.manual_seed(5)
+        np.random.seed(5)
+        checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path)
+        draws.append((torch.rand(3), np.random.rand(3)))
+    assert torch.equal(draws[0][0], draws[1][0]) and np.array_equal(draws[0][1], draws[1][1])
+
+
+@pytest.mark.parametrize("fusion", ["prefix", "late"])
+def test_the_image_reaches_the_fused_model(tiny_bert, tiny, fusion):
+    ref, tok = tiny
+    images = torch.randn(3, 1, 64)
+    enc = stage.encode_pairs([ImageTextExample("0", "the doctor reads a book", "entailment")] * 3,
+                             np.arange(3), tok, {"entailment": 0}, 32)
+    model = ImageTextClassifier(AutoModel.from_pretrained(tiny_bert), images, 3, fusion=fusion, prefix_tokens=4,
+                                insert_at=1, pooling="mean").eval()
+    ids = torch.tensor(enc.input_ids)
+    mask, types = torch.ones_like(ids), torch.tensor(enc.token_type_ids)
+    with torch.no_grad():
+        logits = model(ids, mask, types, torch.arange(3))
+        hidden, hmask = model.hidden(ids, mask, types, torch.arange(3))
+    # the same text with three different images: three different outputs
+    assert not torch.allclose(logits[0], logits[1]) and not torch.allclose(logits[1], logits[2])
+    if fusion == "prefix":  # the image tokens sit inside the encoder: the *text* tokens' states differ too
+        assert hidden.shape[1] == ids.shape[1] + 4 and hmask.shape == hidden.shape[:2]
+        assert not torch.allclose(hidden[0, -1], hidden[1, -1])
+    else:  # late fusion: the encoder sees text only
+        assert hidden.shape[1] == ids.shape[1] and torch.allclose(hidden[0], hidden[1])
+    with torch.no_grad():  # same image, same output
+        assert torch.allclose(model(ids, mask, types, torch.tensor([2, 2, 2]))[0], logits[2])
+
+
+def test_shuffled_condition_permutes_images_deterministically():
+    rows = np.repeat(np.arange(50), 3)
+    a, b = stage.shuffled_rows(rows, 1, "train"), stage.shuffled_rows(rows, 1, "train")
+    assert np.array_equal(a, b) and sorted(a) == sorted(rows)  # same images, same statistics
+    assert (a != rows).mean() > 0.9  # the pairing is broken
+    assert not np.array_equal(a, stage.shuffled_rows(rows, 2, "train"))
+    assert not np.array_equal(a, stage.shuffled_rows(rows, 1, "dev"))
+
+
+def test_feature_files_keyed_by_image_id(tmp_path):
+    from safetensors.numpy import save_file
+
+    feats = {str(i): np.full(5, i, dtype=np.float32) for i in range(4)}
+    save_file(feats, str(tmp_path / "f.safetensors"))
+    np.savez(tmp_path / "f.npz", **{k: np.tile(v, (2, 1)) for k, v in feats.items()})  # [tokens, dim]
+    np.save(tmp_path / "f.npy", np.stack(list(feats.values())))
+    (tmp_path / "f.ids.txt").write_text("\n".join(feats) + "\n")
+    for name, shape in (("f.safetensors", (2, 1, 5)), ("f.npz", (2, 2, 5)), ("f.npy", (2, 1, 5))):
+        table = read_features(tmp_path / name, ["3", "1"])
+        assert table.shape == shape and table[0, 0, 0] == 3 and table[1, 0, 0] == 1
+    with pytest.raises(DataError, match=r"f.npz: no features for image id '9' \(and 1 more\)"):
+        read_features(tmp_path / "f.npz", ["1", "9", "8"])
+    (tmp_path / "g.npy").write_bytes((tmp_path / "f.npy").read_bytes())
+    with pytest.raises(DataError, match="needs its image ids in g.ids.txt"):
+        read_features(tmp_path / "g.npy", ["1"])
+
+
+def test_frozen_vision_encoder_features(vision_dir, snli_ve_dir):
+    ids = ["1000", "1001", "1005"]
+    pooled = encode_images(str(vision_dir), snli_ve_dir / "images", ids, "pooled", torch.device("cpu"), 2, False)
+    patches = encode_images(str(vision_dir), snli_ve_dir / "images", ids, "patches", torch.device("cpu"), 2, False)
+    assert pooled.shape == (3, 1, 16) and patches.shape == (3, 5, 16)  # CLS + 4 patches
+    assert not np.allclose(pooled[0], pooled[1])  # different images, different features
+    with pytest.raises(DataError, match="no image file for id '77'"):
+        encode_images(str(vision_dir), snli_ve_dir / "images", ["77"], "pooled", torch.device("cpu"))
+
+
+def test_multimodal_stage_over_images_with_a_hub_style_vision_encoder(tiny, vision_dir, snli_ve_dir, tmp_path):
+    ref, tok = tiny
+    cond = _condition({"condition": "multimodal:snli-ve", "data_dir": str(snli_ve_dir),
+                       "images": str(snli_ve_dir / "images"), "vision_model": str(vision_dir),
+                       "image_tokens": "patches"})
+    encoder = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path)
+    before = _pretrained(ref)
+    assert any(not torch.equal(before[k], v) for k, v in encoder.state_dict().items())
+    meta = json.loads(next((tmp_path / "intermediate").glob("*/meta.json")).read_text())
+    assert meta["key"]["files"]["images"].startswith("dir:") and meta["steps"] == 4
+
+
+def test_study_with_all_four_conditions(tiny_bert, tmp_path, monkeypatch):
+    sib = write_tiny_sib200(tmp_path / "sib", n=16)
+    calls = []
+    real = stage.train_stage
+    monkeypatch.setattr(stage, "train_stage", lambda *a, **k: calls.append(a[0].label) or real(*a, **k))
+    raw = {"name": "inter", "models": [str(tiny_bert)], "seeds": [1, 2], "cache_dir": str(tmp_path / "cache"),
+           "tasks": [{"name": "sib200", "data_dir": str(sib), "languages": "available"}],
+           "intermediate": ["none", "text:digits-nli", "multimodal:digits-ve", "multimodal-shuffled:digits-ve"],
+           "train": {k: v for k, v in TRAIN.__dict__.items() if k != "extra"}}
+    store = Store(str(tmp_path / "r.sqlite"))
+    summary = Runner(parse_study(raw), store, progress=False).run()
+    assert summary == {"runs": 8, "skipped": 0, "ran": 8}
+    assert calls == ["text:digits-nli", "multimodal:digits-ve", "multimodal-shuffled:digits-ve"]  # once each
+    with store.engine.connect() as c:
+        stored = {(r.intermediate, r.seed, r.status) for r in c.execute(select(runs))}
+        n_scores = c.execute(select(scores)).fetchall()
+    assert stored == {(i, s, "done") for i in raw["intermediate"] for s in (1, 2)}
+    assert len(n_scores) >= 8 * 3  # three languages per run
+    assert Runner(parse_study(raw), store, progress=False).run()["ran"] == 0 and len(calls) == 3
