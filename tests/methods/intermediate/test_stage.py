@@ -247,3 +247,26 @@ def test_study_with_all_four_conditions(tiny_bert, tmp_path, monkeypatch):
     assert stored == {(i, s, "done") for i in raw["intermediate"] for s in (1, 2)}
     assert len(n_scores) >= 8 * 3  # three languages per run
     assert Runner(parse_study(raw), store, progress=False).run()["ran"] == 0 and len(calls) == 3
+
+
+def test_retrieval_runs_embed_with_the_intermediate_encoder(tiny_bert, tmp_path, monkeypatch):
+    """'Tatoeba after fine-tuning on X' is the condition text:X on a retrieval task."""
+    lines = ["the teacher reads a book", "my brother writes the letter", "a child buys fresh bread",
+             "the doctor sees the old house", "our neighbour loves a red apple"]
+    fr = ["le garçon achète un gâteau", "la fillette préfère la lettre", "mon élève écrit des pâtes",
+          "notre façade connaît le théâtre", "le maître reçoit une forêt"]
+    (tmp_path / "tatoeba.fra-eng.eng").write_text("\n".join(lines) + "\n")
+    (tmp_path / "tatoeba.fra-eng.fra").write_text("\n".join(fr) + "\n")
+    loaded = []
+    real = checkpoint.load_encoder
+    monkeypatch.setattr(checkpoint, "load_encoder",
+                        lambda cond, *a, **k: loaded.append(cond.label) or real(cond, *a, **k))
+    raw = {"name": "tat", "models": [str(tiny_bert)], "seeds": [1], "cache_dir": str(tmp_path / "cache"),
+           "tasks": [{"name": "tatoeba", "data_dir": str(tmp_path), "languages": ["fr"]}],
+           "intermediate": ["none", "text:digits-nli"],
+           "train": {k: v for k, v in TRAIN.__dict__.items() if k != "extra"}}
+    store = Store(str(tmp_path / "r.sqlite"))
+    Runner(parse_study(raw), store, progress=False).run()
+    assert loaded == ["text:digits-nli"]
+    rows = store.score_rows(study="tat")
+    assert {(r["intermediate"], r["language"]) for r in rows} == {("none", "fr"), ("text:digits-nli", "fr")}

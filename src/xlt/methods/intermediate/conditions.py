@@ -13,7 +13,9 @@ Controlled comparison by construction: a *stage* setting (steps, lr, batch_size,
 any condition applies to every condition of the study, and two different values are an error; a *data*
 setting (data_dir, features, images, vision_model) applies to every condition of the same task (so
 multimodal:X and multimodal-shuffled:X read the same images). Stage settings not given come from the
-study's `train:` section (lr, batch_size, max_length, ...) or the defaults below.
+study's `train:` section (steps = train.max_steps, else train.epochs; lr, head_lr, batch_size, max_length,
+freeze_embeddings, ...) or the defaults below: the stage is trained like the target task unless told
+otherwise.
 
 Labels: a condition is stored as `kind:task`; when any setting is given it becomes `kind:task@<8 hex>`,
 a digest of those settings, so the run id (which includes the label) changes whenever they do.

@@ -62,9 +62,8 @@ def _multimodal(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device):
     table = image_table(task, cond, ids, device, cfg.progress)
     row = {image: r for r, image in enumerate(ids)}
     train_rows = np.array([row[ex.image] for ex in train_ex])
-    mean = table[np.unique(train_rows)].mean((0, 1))  # standardise with training images only
-    std = table[np.unique(train_rows)].std((0, 1)) + 1e-6
-    table = (table - mean) / std
+    seen = table[np.unique(train_rows)]  # standardise each feature with the training images only
+    table = (table - seen.mean((0, 1))) / (seen.std((0, 1)) + 1e-6)
     l2i = {label: i for i, label in enumerate(task.labels)}
     split_rows = {"train": train_rows, "dev": np.array([row[ex.image] for ex in dev_ex])}
     if cond.kind == "multimodal-shuffled":

@@ -75,8 +75,8 @@ def _check_ids(ids: list[str], have: set, path: Path) -> None:
 def _stack(arrays: list, where) -> np.ndarray:
     shapes = {np.shape(a) for a in arrays}
     if len(shapes) != 1 or len(next(iter(shapes))) not in (1, 2):
-        raise DataError(f"image features must all be [dim] or all [tokens, dim] of one shape; found {sorted(shapes)[:3]}",
-                        where)
+        raise DataError("image features must all be [dim] or all [tokens, dim] of one shape; "
+                        f"found {sorted(shapes)[:3]}", where)
     table = np.stack([np.asarray(a, dtype=np.float32) for a in arrays])
     return table[:, None, :] if table.ndim == 2 else table
 
