@@ -44,11 +44,13 @@ def test_claim_heartbeat_release_and_take_over(db_url):
     assert store.release_run("r1", a.id)  # preempted: given back
     assert store.claims()["r1"]["status"] == "interrupted"
     assert not store.heartbeat("r1", a.id)  # a lost it
+    assert not store.finish_run("r1", _rows(0.9), _per_example(), {}, worker=a.id)  # and may not store it
+    assert _count(store, scores) == 1 and store.claims()["r1"]["status"] == "interrupted"
     assert b.claim("r1", _info(seed=7))
     assert _count(store, scores) == 0  # the take-over dropped a's partial rows
     [row] = store.runs()
     assert row["worker"] == b.id and row["seed"] == 7 and row["error"] is None
-    store.finish_run("r1", _rows(), _per_example(), {"dev_score": 0.5})
+    assert store.finish_run("r1", _rows(), _per_example(), {"dev_score": 0.5}, worker=b.id)
     assert not a.claim("r1", _info()) and not Worker(store).claim("r1", _info())  # done is final
     assert _count(store, scores) == 3
 

@@ -254,16 +254,21 @@ class Store:
         return self._retry(tx)
 
     def finish_run(self, run_id: str, rows: Iterable[dict], per_example: Iterable[dict], info: dict,
-                   preds: Iterable[dict] = ()) -> None:
+                   preds: Iterable[dict] = (), worker: str | None = None) -> bool:
         """Atomically store all scores (and predictions) of a run and mark it done.
 
-        Rewriting a run replaces its old rows, so a retried run never doubles them.
+        Rewriting a run replaces its old rows, so a retried run never doubles them. With `worker`,
+        only while that worker still holds the run (False, nothing written, once it was given back
+        or taken over: the new holder stores it).
         """
         rows, per_example, preds = list(rows), list(per_example), list(preds)
 
-        def tx():
+        def tx() -> bool:
             with self._write() as c:
-                c.execute(select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update())
+                row = c.execute(select(runs.c.status, runs.c.worker).where(runs.c.run_id == run_id)
+                                .with_for_update()).first()
+                if worker is not None and (row is None or row.status != "running" or row.worker != worker):
+                    return False
                 _delete_results(c, run_id)
                 if rows:
                     c.execute(scores.insert(), [{"run_id": run_id, **r} for r in rows])
@@ -273,7 +278,8 @@ class Store:
                     c.execute(predictions.insert(), [{"run_id": run_id, **r} for r in preds])
                 c.execute(update(runs).where(runs.c.run_id == run_id).values(
                     status="done", finished_at=_now(), heartbeat=time.time(), error=None, **info))
-        self._retry(tx)
+                return True
+        return self._retry(tx)
 
     def fail_run(self, run_id: str, error: str, worker: str | None = None) -> None:
         """Mark a running attempt failed (not one that was released or taken over meanwhile)."""

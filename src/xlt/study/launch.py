@@ -90,6 +90,7 @@ class Worker:
     wait: bool = True  # wait for runs held by others (and redo them if their worker dies); False: exit
     id: str = field(default_factory=worker_id)
     current: str | None = None
+    preempted: bool = False  # set by `release`: claim nothing more
 
     def live(self, row: dict) -> bool:
         """Is the worker holding this row alive (same host: its process exists; else: fresh heartbeat)?"""
@@ -145,7 +146,7 @@ class Worker:
         In a thread with a timeout: the interrupted main thread may hold the SQLite write lock, and
         a dead process's claim is taken over anyway.
         """
-        rid = self.current
+        self.preempted, rid = True, self.current
         if rid is None:
             return
         thread = threading.Thread(target=self.store.release_run, args=(rid, self.id), daemon=True)
@@ -162,9 +163,11 @@ class Worker:
         keys = {rid: dependency_key(run) for run, rid, _ in plan}
         unlocked = {keys[rid] for _, rid, st in plan if st == "done"}
         ran = 0
-        while pending:
+        while pending and not self.preempted:  # preempted: the job is being requeued
             ready, waiting = self._triage(pending, keys, unlocked, self.store.claims())
             for rid in ready:
+                if self.preempted:
+                    break
                 ran += bool(execute(pending[rid], rid, self))
             if not ready:
                 if not (waiting and self.wait):

@@ -202,7 +202,10 @@ class Runner:
             self._encoded = {key: enc}  # keep one task's tensors at a time: bounded memory
         return self._encoded[key]
 
-    def execute(self, run: RunSpec, rid: str) -> None:
+    def execute(self, run: RunSpec, rid: str, worker=None) -> bool:
+        """Train, evaluate and store one run; False when another worker holds or finished it."""
+        from xlt.study.launch import Worker
+
         data = self.task(run.task)
         ref, tokenizer = self._model(run.model)
         info = {
@@ -222,9 +225,8 @@ class Runner:
             except BaseException as exc:
                 self.store.fail_run(rid, f"{type(exc).__name__}: {exc}", worker.id)
                 raise
-            self.store.finish_run(rid, result["rows"], result["per_example"], result["info"],
-                                  result.get("preds", ()))
-        return True
+            return self.store.finish_run(rid, result["rows"], result["per_example"], result["info"],
+                                         result.get("preds", ()), worker.id)
 
     def _encoder(self, run: RunSpec, ref, tokenizer):
         """The encoder a run starts from: pretrained, or after its intermediate task (trained once, cached)."""

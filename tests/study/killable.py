@@ -1,0 +1,71 @@
+"""`python killable.py PHASE NTH POINT MARKER -- XLT-ARGS...`: run the `xlt` CLI, and in the NTH run
+this process executes, stop at POINT of PHASE: write MARKER, then sleep so the test can kill -9 the
+process exactly there. Only observes (counts calls); the numbers are those of a plain `xlt` run.
+
+PHASE  train: before backward pass POINT (1-based) of the run's training
+       eval:  at the start of the test-set forward pass
+       write: right after the INSERT INTO <POINT> of the run's final transaction, before it commits
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import xlt.study.runner as runner_mod
+from xlt.cli.main import main
+
+phase, nth, point, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+runs = backwards = 0
+
+
+def hold() -> None:
+    marker.write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+train_and_eval = runner_mod.Runner._train_and_eval
+
+
+def counting_train_and_eval(self, *args, **kwargs):
+    global runs
+    runs += 1
+    return train_and_eval(self, *args, **kwargs)
+
+
+runner_mod.Runner._train_and_eval = counting_train_and_eval
+
+if phase == "train":
+    backward = torch.Tensor.backward
+
+    def counting_backward(self, *args, **kwargs):
+        global backwards
+        if runs == nth:
+            backwards += 1
+            if backwards == int(point):
+                hold()
+        return backward(self, *args, **kwargs)
+
+    torch.Tensor.backward = counting_backward
+elif phase == "eval":
+    forward_rows = runner_mod.forward_rows
+
+    def watching_forward_rows(*args, **kwargs):
+        if runs == nth and len(args) < 6 and "desc" not in kwargs:  # the test pass has no progress label
+            hold()
+        return forward_rows(*args, **kwargs)
+
+    runner_mod.forward_rows = watching_forward_rows
+elif phase == "write":
+    @event.listens_for(Engine, "after_cursor_execute")
+    def watch(conn, cursor, statement, *_):
+        if runs == nth and statement.lstrip().upper().startswith(f"INSERT INTO {point.upper()} "):
+            hold()
+else:
+    sys.exit(f"unknown phase {phase!r}")
+
+sys.exit(main(sys.argv[sys.argv.index("--") + 1:]))
