@@ -9,7 +9,6 @@ import os
 import pickle
 import signal
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,9 +23,8 @@ from xlt.study.config import load_study
 from xlt.study.launch import LaunchOptions, StudyJob, Worker, launch, slurm_minutes, stage_leaders
 from xlt.study.runner import Runner
 
-from tests.study.launch_helpers import sequential_reference, snapshot, write_study, xlt
+from tests.study.launch_helpers import sequential_reference, snapshot, write_study
 
-ROOT = Path(__file__).resolve().parents[2]
 HOST = socket.gethostname()
 
 
@@ -37,13 +35,12 @@ def study_and_reference(tiny_bert, tmp_path_factory):
     return study, sequential_reference(study, f"sqlite:///{root / 'sequential.sqlite'}")
 
 
-def test_two_local_worker_processes_equal_the_sequential_run(study_and_reference, tmp_path):
+def test_two_local_worker_processes_equal_the_sequential_run(study_and_reference, tmp_path, capsys):
     study, ref = study_and_reference
     db = tmp_path / "two.sqlite"
-    done = subprocess.run(xlt("study", study, "--db", db, "--workers", "2"), cwd=ROOT, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
-    assert "3 run(s) executed, 0 already done" in done.stdout and "eng_Latn" in done.stdout
+    assert main(["-q", "study", str(study), "--db", str(db), "--workers", "2"]) == 0  # spawns 2 processes
+    out = capsys.readouterr().out
+    assert "3 run(s) executed, 0 already done" in out and "eng_Latn" in out
     assert snapshot(f"sqlite:///{db}") == ref
     workers = {r["worker"] for r in Store(str(db)).runs()}
     print(f"3 runs by {len(workers)} worker process(es)")

@@ -67,16 +67,25 @@ _ADDED_COLUMNS = ("worker", "heartbeat")
 # transient errors worth retrying: SQLite's single writer, PostgreSQL deadlocks and dropped connections
 _TRANSIENT = ("locked", "busy", "deadlock detected", "could not serialize", "server closed the connection")
 
-scores = Table(
-    "scores", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False, index=True),
+
+def _per_run(name: str, constraint: str, key: tuple[str, ...], *columns: Column) -> Table:
+    """A table of rows belonging to one run, unique per (run_id, *key): a rewrite can never double."""
+    return Table(
+        name, metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False, index=True),
+        *columns,
+        UniqueConstraint("run_id", *key, name=constraint),
+    )
+
+
+scores = _per_run(
+    "scores", "uq_score", ("language", "split", "metric"),
     Column("language", String(50), nullable=False),
     Column("split", String(20), nullable=False),
     Column("metric", String(50), nullable=False),
     Column("value", Float, nullable=False),
     Column("n", Integer),
-    UniqueConstraint("run_id", "language", "split", "metric", name="uq_score"),
 )
 
 # which studies include which runs: a run shared by two studies is computed once, listed in both
@@ -86,25 +95,19 @@ study_runs = Table(
     Column("run_id", String(64), primary_key=True),
 )
 
-example_scores = Table(
-    "example_scores", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False, index=True),
+example_scores = _per_run(
+    "example_scores", "uq_example_scores", ("language", "metric"),
     Column("language", String(50), nullable=False),
     Column("metric", String(50), nullable=False),
     Column("values", JSON, nullable=False),
-    UniqueConstraint("run_id", "language", "metric", name="uq_example_scores"),
 )
 
 
 # test-set predictions per (run, language), in test-example order, for leaderboard export
-predictions = Table(
-    "predictions", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False, index=True),
+predictions = _per_run(
+    "predictions", "uq_predictions", ("language",),
     Column("language", String(50), nullable=False),
     Column("values", JSON, nullable=False),
-    UniqueConstraint("run_id", "language", name="uq_predictions"),
 )
 
 
