@@ -23,6 +23,7 @@ from xlt.study.config import load_study
 from xlt.study.launch import LaunchOptions, StudyJob, Worker, launch, slurm_minutes, stage_leaders
 from xlt.study.runner import Runner
 
+from tests.store.pg import fresh_postgres_url
 from tests.study.launch_helpers import sequential_reference, snapshot, write_study
 
 HOST = socket.gethostname()
@@ -73,6 +74,12 @@ def test_submitit_local_jobs_survive_a_preemption(study_and_reference, tmp_path)
     logs = "".join(p.read_text() for p in folder.glob("*_log.*"))
     assert "gave run" in logs and "back (preempted)" in logs and "Requeued job" in logs
     assert snapshot(url) == ref
+
+
+def test_a_study_on_postgresql_stores_what_sqlite_stores(study_and_reference):
+    study, ref = study_and_reference
+    url = fresh_postgres_url()
+    assert sequential_reference(study, url) == ref  # same rows, JSON and floats through psycopg
 
 
 def _plan(*rows) -> list:
