@@ -114,7 +114,11 @@ class Worker:
         return row["worker"] == self.id or not self.live(row)
 
     def claim(self, run_id: str, info: dict) -> bool:
-        return self.store.claim_run(run_id, info, self.id, self.claimable)
+        self.current = run_id  # before the claim commits: a preemption in between still gives it back
+        if self.store.claim_run(run_id, info, self.id, self.claimable):
+            return True
+        self.current = None
+        return False
 
     @contextmanager
     def holding(self, run_id: str):
@@ -131,7 +135,6 @@ class Worker:
                     log.warning("heartbeat of run %s failed: %s", run_id, exc)
 
         thread = threading.Thread(target=beat, name=f"xlt-heartbeat-{run_id}", daemon=True)
-        self.current = run_id
         thread.start()
         try:
             yield
@@ -149,10 +152,13 @@ class Worker:
         self.preempted, rid = True, self.current
         if rid is None:
             return
-        thread = threading.Thread(target=self.store.release_run, args=(rid, self.id), daemon=True)
+        released: list[bool] = []
+        thread = threading.Thread(target=lambda: released.append(self.store.release_run(rid, self.id)),
+                                  daemon=True)
         thread.start()
         thread.join(timeout_s)
-        log.warning("worker %s gave run %s back (preempted)", self.id, rid)
+        if released and released[0]:
+            log.warning("worker %s gave run %s back (preempted)", self.id, rid)
 
     def work(self, plan: list[PlanRow], execute: Callable, only: set[str] | None = None) -> int:
         """Claim and `execute(run, run_id, worker)` runs until none is left to this worker.
