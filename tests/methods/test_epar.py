@@ -285,10 +285,9 @@ def test_epar_study_on_extractive_qa(tiny_xlmr, tmp_path):
     from tests.study.test_task_types_end_to_end import _qa_file
 
     data = tmp_path / "xquad"
-    _qa_file(data / "train-v1.1.json", "indeed", 8)
-    _qa_file(data / "dev-v1.1.json", "indeed", 4)
-    _qa_file(data / "xquad.en.json", "indeed", 6)
-    _qa_file(data / "xquad.de.json", "wirklich", 6)
+    for name, word, n in [("train-v1.1", "indeed", 8), ("dev-v1.1", "indeed", 4), ("xquad.en", "indeed", 6),
+                          ("xquad.de", "wirklich", 6)]:
+        _qa_file(data / f"{name}.json", word, n)
     store = Store(str(tmp_path / "r.sqlite"))
     study = parse_study({"name": "qa", "models": [str(tiny_xlmr)], "seeds": [1], "methods": ["epar"],
                          "tasks": [{"name": "xquad", "data_dir": str(data), "languages": ["de"]}],

@@ -167,8 +167,8 @@ def _self_attentions(model: nn.Module) -> list[nn.Module]:
 
 @contextmanager
 def capture(model: nn.Module, attention: bool, hidden: bool):
-    """Collect, during the forward passes inside the block, each layer's attention log-probabilities
-    inputs (query/key projections) and/or all hidden states of `model.encoder`."""
+    """Collect, from the forward pass inside the block, each layer's (query, key, head size, scale)
+    and/or all hidden states of `model.encoder`; the hooks are removed on leaving the block."""
     got: dict = {"qk": [], "hidden": None}
     handles = []
     if attention:
