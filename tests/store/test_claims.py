@@ -15,7 +15,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, create_engine, func, insert, inspect, select
+from sqlalchemy import Column, MetaData, Table, create_engine, func, insert, inspect, select
 
 from xlt.errors import XltError
 from xlt.store.db import Store, example_scores, normalize_url, runs, scores
