@@ -30,13 +30,14 @@ from xlt.study.config import StudyConfig, TaskEntry, to_dict
 from xlt.tasks import get_task
 from xlt.tasks.base import labels_of
 from xlt.training.batching import Encoded
+from xlt.training.cache import encode_cached
 from xlt.training.loop import TrainConfig, fine_tune, forward_rows, pick_device, seed_everything
 from xlt.training.tasktypes import adapter_for
 
 log = logging.getLogger("xlt")
 
 # settings that change speed or logging but not the numbers: kept out of the run id
-_NOT_IN_RUN_ID = {"progress", "device", "threads", "eval_max_tokens", "eval_max_batch"}
+_NOT_IN_RUN_ID = {"progress", "device", "threads", "eval_max_tokens", "eval_max_batch", "compile"}
 
 
 @dataclass(frozen=True)
@@ -191,11 +192,15 @@ class Runner:
         key = (ref.location, run.task, run.train.max_length)
         if key not in self._encoded:
             l2i, cfg, adapter = data.label2id, run.train, data.adapter
-            enc = {split: adapter.encode(data.splits[split], tokenizer, l2i, cfg.max_length, ref.input_prefix)
-                   for split in ("train", "dev")}
+
+            def encode(examples: list) -> Encoded:  # from the on-disk token cache after the first time
+                return encode_cached(adapter, examples, tokenizer, l2i, cfg.max_length, ref.input_prefix,
+                                     self.study.cache_dir)
+
+            enc = {split: encode(data.splits[split]) for split in ("train", "dev")}
             tests = data.splits["test"]
             flat = [ex for lang in data.languages for ex in tests[lang]]
-            enc["test"] = adapter.encode(flat, tokenizer, l2i, cfg.max_length, ref.input_prefix)
+            enc["test"] = encode(flat)
             enc["test_examples"] = flat
             bounds = np.cumsum([0] + [len(tests[l]) for l in data.languages])
             enc["test_slices"] = {l: slice(bounds[i], bounds[i + 1]) for i, l in enumerate(data.languages)}
