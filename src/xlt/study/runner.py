@@ -29,6 +29,7 @@ from xlt.store.db import Store
 from xlt.study.config import StudyConfig, TaskEntry, to_dict
 from xlt.tasks import get_task
 from xlt.tasks.base import labels_of
+from xlt.training import distributed
 from xlt.training.batching import Encoded
 from xlt.training.cache import encode_cached
 from xlt.training.loop import TrainConfig, fine_tune, forward_rows, pick_device, seed_everything
@@ -167,6 +168,8 @@ class Runner:
         from xlt.study.launch import Worker  # launch imports this module
 
         plan = self.plan()
+        if not distributed.is_main():  # a data-parallel rank: run what rank 0 claims, store nothing
+            return self._follow(plan)
         self.store.link_study(self.study.name, [rid for _, rid, _ in plan])
         todo = sum(st != "done" for *_, st in plan)
         log.info("study %s: %d runs, %d done, %d to run", self.study.name, len(plan), len(plan) - todo, todo)
@@ -179,7 +182,18 @@ class Runner:
                 bar.update(int(ok))
                 return ok
             ran = worker.work(plan, execute, only)
+        distributed.broadcast(None)  # tell the other ranks the study is over
         return {"runs": len(plan), "skipped": len(plan) - todo, "ran": ran}
+
+    def _follow(self, plan: list) -> dict:
+        """Ranks > 0 of a multi-process launch: take part in each run rank 0 announces."""
+        runs, ran = {rid: run for run, rid, _ in plan}, 0
+        while (rid := distributed.broadcast(None)) is not None:
+            run = runs[rid]
+            ref, tokenizer = self._model(run.model)
+            self._train_and_eval(run, ref, tokenizer, self.task(run.task))
+            ran += 1
+        return {"runs": len(plan), "skipped": len(plan) - ran, "ran": ran}
 
     def _model(self, name: str):
         if name not in self._models:
@@ -224,6 +238,7 @@ class Runner:
         worker = worker or Worker(self.store)
         if not worker.claim(rid, info):
             return False
+        distributed.broadcast(rid)  # the other data-parallel ranks (if any) join this run
         with worker.holding(rid):  # heartbeats: a dead worker's claim can be taken over
             try:
                 result = self._train_and_eval(run, ref, tokenizer, data)

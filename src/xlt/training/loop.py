@@ -5,8 +5,10 @@ Run it through a study (the loop itself has no CLI):
     # CPU (laptop):            xlt study my_study.yaml
     # one GPU (bf16 autocast): xlt study my_study.yaml train.device=cuda
     # quick check of a change: xlt study my_study.yaml train.max_steps=20 seeds=[1]
+    # several GPUs (data parallel, see xlt.training.distributed):
+    #   accelerate launch --multi_gpu --num_processes 4 -m xlt.cli.main study my_study.yaml
 
-One optimizer step = `batch_size x grad_accum` examples, each batch padded only to its own longest
+One optimizer step = `batch_size x grad_accum x processes` examples, each batch padded only to its own longest
 sequence. Model selection evaluates English dev every `eval_every` steps (0 = once per epoch) and
 restores the best weights: the target languages are never looked at (true zero-shot).
 """
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from xlt.training import distributed
 from xlt.training.batching import Encoded, collate, eval_batches, train_batches
 
 
@@ -71,6 +74,8 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(name: str) -> torch.device:
+    if distributed.device() is not None:  # under a launcher each rank has its own device
+        return distributed.device()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -117,7 +122,8 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainConfig, seed: int, pad
     if cfg.freeze_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     model.to(device)
-    steps_per_epoch = math.ceil(math.ceil(len(train) / cfg.batch_size) / cfg.grad_accum)
+    world, rank = distributed.world_size(), distributed.rank()
+    steps_per_epoch = math.ceil(math.ceil(len(train) / cfg.batch_size) / (cfg.grad_accum * world))
     total = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
     eval_every = cfg.eval_every or steps_per_epoch
     # fused: one kernel over all tensors (CPU too since torch 2.4; the default per-tensor loop is
@@ -137,16 +143,18 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainConfig, seed: int, pad
         while True:  # epochs until `total` optimizer steps are done
             yield from train_batches(lengths, cfg.batch_size, rng)
 
-    stream = batches()
+    stream = batches()  # the same seeded stream on every rank; rank r takes every world-th batch
+    trainable = [p for p in model.parameters() if p.requires_grad]
     while step < total:
         model.train()
         for _ in range(cfg.grad_accum):
-            idx = next(stream)
+            idx = [next(stream) for _ in range(world)][rank]
             batch = _batch_to(collate(train, idx, pad_id), device)
             with autocast(device, cfg.precision):
                 loss = loss_fn(step_model, batch) / cfg.grad_accum
             loss.backward()
             seen += len(idx)
+        distributed.average_gradients(trainable)
         if cfg.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
         opt.step()
@@ -195,6 +203,7 @@ def forward_rows(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int,
     out: list = [None] * len(data)
     lengths = data.lengths  # tokens per row (choice rows: ndim-2 outputs, never cut)
     batches = list(eval_batches(lengths, cfg.eval_max_tokens, cfg.eval_max_batch))
+    batches = batches[distributed.rank()::distributed.world_size()]  # dealt round-robin to ranks
     # only large evaluations get a bar (dev checks during training would flood the terminal)
     show = cfg.progress and len(data) >= 2000
     pending: list[tuple[np.ndarray, torch.Tensor]] = []
@@ -206,6 +215,10 @@ def forward_rows(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int,
         if device.type == "cpu" or len(pending) >= _SYNC_EVERY:
             _unload(pending, out, lengths)
     _unload(pending, out, lengths)
+    if distributed.world_size() > 1:  # every rank gets every row (same dev score, same predictions)
+        mine = [(i, o) for b in batches for i, o in zip(b.tolist(), (out[j] for j in b))]
+        for i, o in distributed.gather_rows(mine):
+            out[i] = o
     return out
 
 
