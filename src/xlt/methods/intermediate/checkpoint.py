@@ -125,6 +125,7 @@ def _train_and_store(cond: Condition, ref, tokenizer, cfg: TrainConfig, seed: in
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from the other users of a cluster
         save_file(state, str(tmp / "encoder.safetensors"))
         meta = {"key": json.loads(json.dumps(key, default=str)), "label": cond.label,
                 "sha256": _sha256(tmp / "encoder.safetensors"), "dev": result.best_dev,
