@@ -220,6 +220,12 @@ def test_families_table_and_paired_comparison(tmp_path, tiny_bert, tiny_xlmr, ca
                  "--n-boot", "200"]) == 0
     out = capsys.readouterr().out
     assert "minus" in out and "p_holm" in out and "Indo-European" in out
+    # conditions may be named in full (model/method/intermediate); unknown ones are one clear error
+    assert main(["families", "--db", db, "--study", "cli-tiny", "--compare", f"{tiny_bert}/finetune/none",
+                 str(tiny_xlmr), "--n-boot", "200"]) == 0
+    assert "p_holm" in capsys.readouterr().out
+    assert main(["families", "--db", db, "--study", "cli-tiny", "--compare", "epar", "finetune"]) == 2
+    assert "--compare 'epar'" in capsys.readouterr().err
     assert main(["families", "--db", db, "--study", "nope"]) == 2
     assert "xlt: error:" in capsys.readouterr().err
 

@@ -196,8 +196,14 @@ def test_run_ids_are_deterministic(tiny_bert, sib_dir, tmp_path):
     assert expand(parse_study(base))[0].run_id("2.0", langs) != rid  # another task version
     # speed/logging settings do not
     for change in ({"progress": True}, {"device": "cuda"}, {"threads": 1}, {"eval_max_batch": 8},
-                   {"eval_max_tokens": 100}):
+                   {"eval_max_tokens": 100}, {"compile": True}):
         assert _rid(make_raw(tiny_bert, sib_dir, **change)) == rid, change
+    # EPAR's settings change EPAR runs only, never the plain fine-tuning run beside them
+    epar = {"extra": {"epar": {"push_norm": 0.5}}}
+    assert _rid(make_raw(tiny_bert, sib_dir, **epar)) == rid
+    assert _rid(make_raw(tiny_bert, sib_dir, extra={"other": 1})) != rid  # unclaimed extra keys count
+    with_epar = dict(base, methods=["epar"])
+    assert _rid(dict(with_epar, train=dict(base["train"], **epar))) != _rid(with_epar)
     # the ids the runner plans are these, all distinct
     plan = Runner(parse_study(base), Store(str(tmp_path / "r.sqlite")), progress=False).plan()
     assert [p[1] for p in plan] == [_rid(base, 0), _rid(base, 1)]

@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--task", help="only this task")
     f.add_argument("--metric", default="accuracy", help="per-example metric to aggregate (default accuracy)")
     f.add_argument("--compare", nargs=2, metavar=("A", "B"),
-                   help="paired test of model A minus model B (per family, Holm-corrected)")
+                   help="paired test of condition A minus B: a model, method or intermediate name, or "
+                        "model/method/intermediate (per family, Holm-corrected)")
     f.add_argument("--level", choices=("family", "language"), default="family")
     f.add_argument("--n-boot", type=int, default=2000)
 
@@ -215,15 +216,18 @@ def _families(args) -> int:
 
     store = _open_store(args.db)
     pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_rows", 500)
-    if args.compare:
-        a, b = ({"model": m} for m in args.compare)
+    if args.compare:  # model, method or intermediate names, or model/method/intermediate (as in `xlt report`)
+        from xlt.report.build import parse_condition
+
+        conds = {(r["model"], r["method"], r["intermediate"]) for r in store.score_rows(study=args.study)}
+        a, b = (parse_condition(c, conds) for c in args.compare)
         table = paired_comparison(store, args.study, a, b, level=args.level, task=args.task, metric=args.metric,
                                   n_boot=args.n_boot)
         cols = ["task", args.level, "diff", "ci_low", "ci_high", "p_value", "p_holm", "cohens_d", "n_languages"]
         print(f"{args.compare[0]} minus {args.compare[1]} ({args.metric}, paired on the same test examples)")
     else:
         table = family_table(store, args.study, task=args.task, metric=args.metric, n_boot=args.n_boot)
-        cols = ["task", "model", "family", "n_languages", "mean", "ci_low", "ci_high", "gap", "gap_ci_low",
+        cols = ["task", "model", "method", "intermediate", "family", "n_languages", "mean", "ci_low", "ci_high", "gap", "gap_ci_low",
                 "gap_ci_high"]
     if table.empty:
         raise XltError(f"no per-example scores for metric {args.metric!r} in study {args.study!r}")

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from xlt import __version__
 from xlt.errors import XltError
-from xlt.methods import make_loss
+from xlt.methods import REGISTRY as METHOD_REGISTRY, make_loss
 from xlt.methods.intermediate import encoder_for_run
 from xlt.models import registry
 from xlt.store.db import Store
@@ -55,6 +55,10 @@ class RunSpec:
         """What determines the numbers; `languages` is the resolved list (so 'available' re-runs
         when files are added)."""
         train = {k: v for k, v in dataclasses.asdict(self.train).items() if k not in _NOT_IN_RUN_ID}
+        # another method's settings (train.extra.epar for a finetune run) do not change this run
+        own = METHOD_REGISTRY[self.method].settings if self.method in METHOD_REGISTRY else None
+        others = {m.settings for m in METHOD_REGISTRY.values()} - {own}
+        train["extra"] = {k: v for k, v in train["extra"].items() if k not in others}
         task = dict(dataclasses.asdict(self.task), languages=list(languages))
         return {
             "model": self.model, "task": task, "task_version": task_version,
