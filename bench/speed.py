@@ -56,7 +56,7 @@ def settings_for(args, tmp: Path) -> dict:
         langs = langs[:: max(1, len(langs) // args.languages)][: args.languages]
     return {"model": args.model, "data": str(args.data), "device": args.device, "threads": args.threads,
             "steps": args.steps, "batch_size": args.batch_size, "eval_batch": args.eval_batch, "lr": args.lr,
-            "max_length": 128, "seed": 1, "freeze_embeddings": True, "compile": args.compile,
+            "max_length": 128, "seed": args.seed, "freeze_embeddings": True, "compile": args.compile,
             "eval_max_tokens": args.eval_tokens, "quick": args.quick,
             "languages": langs, "per_language": args.per_language, "token_cache": str(tmp / "cache")}
 
@@ -164,6 +164,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, help="training batch (default: quick 16, full 32)")
     ap.add_argument("--eval-batch", type=int, default=32, help="Trainer.predict batch of the base route")
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--seed", type=int, default=1, help="head initialisation, batch order, dropout")
     ap.add_argument("--languages", type=int, help="evaluate this many languages (default: quick 40, full all)")
     ap.add_argument("--per-language", type=int, help="test rows per language, spread over the file "
                     "(default: quick 6, full 48; 0 = all 204, ~2 h on 2 cores: the base route is slow)")
