@@ -55,6 +55,7 @@ def test_fewer_candidates_than_k_and_mean_over_queries():
     # q0: rank of 2 is 2 -> 0.5; q1: ranking 2, 1, 0 -> (1/1 + 2/3) / 2
     np.testing.assert_allclose(res.per_query, [0.5, (1 + 2 / 3) / 2])
     assert res.value == pytest.approx(res.per_query.mean())
+    assert [list(r) for r in res.ranked] == [[0, 2, 1], [2, 1, 0]]  # the rankings that were scored
 
 
 def test_map_rejects_bad_input():
@@ -71,6 +72,7 @@ def test_retrieval_accuracy_with_ties_takes_lowest_index():
     res = retrieval_accuracy(scores, [0, 1, 1])
     np.testing.assert_array_equal(res.per_query, [1.0, 0.0, 1.0])
     assert res.value == pytest.approx(2 / 3)
+    assert res.ranked == [0, 0, 1]  # the predicted candidate per query
 
 
 def test_cosine_is_scale_invariant_and_zero_safe():

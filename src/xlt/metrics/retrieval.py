@@ -36,6 +36,8 @@ import numpy as np
 class RetrievalResult:
     value: float  # mean over queries
     per_query: np.ndarray  # float, one per query: AP@k, or 0/1 correctness for accuracy
+    ranked: list | None = None  # per query, what was ranked: top-k candidate indices (mAP), or the
+    # index of the best candidate (accuracy); None when the caller gave the rankings
 
 
 def _check_scores(scores: np.ndarray, n_queries: int) -> np.ndarray:
@@ -95,14 +97,17 @@ def map_at_k_from_rankings(rankings: Sequence[Sequence[Hashable]], relevant: Seq
 def map_at_k(scores: np.ndarray, relevant: Sequence[Collection[int]], k: int | None = 20) -> RetrievalResult:
     """mAP@k from a (queries x candidates) score matrix and each query's relevant column indices."""
     scores = _check_scores(scores, len(relevant))
-    return map_at_k_from_rankings([top_k(row, k) for row in scores], relevant, k)
+    rankings = [top_k(row, k) for row in scores]
+    res = map_at_k_from_rankings(rankings, relevant, k)
+    return RetrievalResult(res.value, res.per_query, rankings)
 
 
 def retrieval_accuracy(scores: np.ndarray, gold: Sequence[int]) -> RetrievalResult:
     """Top-1 accuracy: the best-scoring candidate (lowest index among ties) is the gold one."""
     scores = _check_scores(scores, len(gold))
-    correct = (np.argmax(scores, axis=1) == np.asarray(gold)).astype(float)
-    return RetrievalResult(float(correct.mean()), correct)
+    best = np.argmax(scores, axis=1)
+    correct = (best == np.asarray(gold)).astype(float)
+    return RetrievalResult(float(correct.mean()), correct, best.tolist())
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

@@ -319,11 +319,9 @@ class Runner:
             key = tuple(c.id for c in candidates)
             if key not in pools:  # LAReQA's pool is shared by all languages: embed it once
                 pools = {key: embed([c.text for c in candidates])}
-            query_vecs = embed([q.query for q in queries])
-            scores = adapter.score_ranking(query_vecs, pools[key], queries, candidates)
+            scores, ranked = adapter.score_ranking(embed([q.query for q in queries]), pools[key], queries, candidates)
             _add_scores(rows, per_example, lang, scores, len(queries))
-            stored.append({"language": lang,
-                           "values": adapter.rank_predictions(query_vecs, pools[key], queries, candidates)})
+            stored.append({"language": lang, "values": ranked})
         info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
                 "train_seconds": 0.0, "eval_seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
         return {"rows": rows, "per_example": per_example, "info": info, "preds": stored}

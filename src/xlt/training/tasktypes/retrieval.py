@@ -38,36 +38,25 @@ class RetrievalAdapter(TaskTypeAdapter):
         raise NotImplementedError("retrieval is scored with score_ranking (queries vs candidates)")
 
     def score_ranking(self, query_vecs: np.ndarray, cand_vecs: np.ndarray, examples: list,
-                      candidates: list) -> Scores:
+                      candidates: list) -> tuple[Scores, list | dict]:
+        """Scores of one language, and what `xlt export` writes for it, from the one ranking the
+        metric computes. Tatoeba (aligned pairs): for English sentence j, the index of the nearest
+        non-English sentence, in the official en -> xx direction (one integer per line, as XTREME's
+        scorer reads). LAReQA / Mewsli-X: {query id: the top-k candidate ids, best first}."""
         from xlt.metrics.retrieval import cosine_similarity, map_at_k, tatoeba_accuracy
 
         index = {c.id: i for i, c in enumerate(candidates)}
-        values, per_example = {}, {}
+        values, per_example, predictions = {}, {}, None
         for metric in self.spec.metrics:
             if metric == "retrieval_accuracy":  # aligned pairs: query i's gold is one English line
                 gold = [index[ex.gold[0]] for ex in examples]
                 res = tatoeba_accuracy(query_vecs, cand_vecs[gold])
+                predictions = res.ranked
             elif metric.startswith("map@"):
                 relevant = [{index[g] for g in ex.gold if g in index} for ex in examples]
                 res = map_at_k(cosine_similarity(query_vecs, cand_vecs), relevant, int(metric[4:]))
+                predictions = {ex.id: [candidates[i].id for i in r] for ex, r in zip(examples, res.ranked)}
             else:
                 raise ValueError(f"retrieval metric {metric!r} is not supported")
             values[metric], per_example[metric] = res.value, res.per_query.tolist()
-        return Scores(values, per_example)
-
-    def rank_predictions(self, query_vecs: np.ndarray, cand_vecs: np.ndarray, examples: list,
-                         candidates: list, k: int = 20):
-        """What `xlt export` writes for one language.
-
-        Tatoeba (aligned pairs): for English sentence j, the index of the nearest non-English
-        sentence, in the official en -> xx direction (one integer per line, as XTREME's scorer reads).
-        LAReQA / Mewsli-X: {query id: the top-k candidate ids, best first}.
-        """
-        from xlt.metrics.retrieval import cosine_similarity, top_k
-
-        if "retrieval_accuracy" in self.spec.metrics:
-            index = {c.id: i for i, c in enumerate(candidates)}
-            english = cand_vecs[[index[ex.gold[0]] for ex in examples]]
-            return np.argmax(cosine_similarity(english, query_vecs), axis=1).tolist()
-        sims = cosine_similarity(query_vecs, cand_vecs)
-        return {ex.id: [candidates[i].id for i in top_k(row, k)] for ex, row in zip(examples, sims)}
+        return Scores(values, per_example), predictions
