@@ -108,13 +108,13 @@ class HFStyle(nn.Module):
 
 
 class Setup:
-    """Model, tokenizer, task data and xlt's adapter, as every phase needs them."""
+    """Model, tokenizer, task data and xlt's kind, as every phase needs them."""
 
     def __init__(self, s: dict, with_model: bool = True):
         from xlt.models import registry
         from xlt.tasks import get_task
         from xlt.training.loop import TrainConfig, pick_device, seed_everything
-        from xlt.training.tasktypes import adapter_for
+        from xlt.training.kinds import kind_for
 
         self.s = s
         if s["threads"]:
@@ -123,7 +123,7 @@ class Setup:
         self.ref = registry.resolve(s["model"])
         self.tok = registry.load_tokenizer(self.ref)
         self.task = get_task("sib200", s["data"])
-        self.adapter = adapter_for(self.task.spec)
+        self.kind = kind_for(self.task.spec)
         self.l2i = {l: i for i, l in enumerate(self.task.spec.labels)}
         self.pad_id = self.tok.pad_token_id
         self.cfg = TrainConfig(max_steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], warmup_ratio=0.1,
@@ -134,7 +134,7 @@ class Setup:
         if not with_model:
             return
         seed_everything(s["seed"])  # the same head initialisation in every configuration
-        self.model = self.adapter.build(registry.load_encoder(self.ref), len(self.l2i), self.ref.pooling, 0.1)
+        self.model = self.kind.build(registry.load_encoder(self.ref), len(self.l2i), self.ref.pooling, 0.1)
         if s.get("checkpoint"):
             self.model.load_state_dict(torch.load(s["checkpoint"]), strict=False)
         self.model.to(self.device)
@@ -157,7 +157,7 @@ class Setup:
     def encoded(self, examples: list):
         from xlt.training.cache import encode_cached
 
-        return encode_cached(self.adapter, examples, self.tok, self.l2i, self.s["max_length"],
+        return encode_cached(self.kind, examples, self.tok, self.l2i, self.s["max_length"],
                              self.ref.input_prefix, self.s["token_cache"])
 
     def xlt_accuracy(self, examples: list) -> float:
@@ -226,7 +226,7 @@ def train_xlt(st: Setup, turns: Turns) -> dict:
 
     st.model.register_forward_pre_hook(turns.switch, with_kwargs=True)
     turns.start()
-    res = fine_tune(st.model, train, st.cfg, st.s["seed"], st.pad_id, st.device, st.adapter.loss, dev_score)
+    res = fine_tune(st.model, train, st.cfg, st.s["seed"], st.pad_id, st.device, st.kind.loss, dev_score)
     seconds = turns.stop()
     if st.s.get("save"):
         state = {n: p.detach().cpu() for n, p in st.model.named_parameters() if p.requires_grad}
@@ -261,10 +261,10 @@ def eval_xlt(st: Setup, turns: Turns) -> dict:
     inside = _forward_clock(st.model, turns)
     turns.start()
     enc = st.encoded(flat)  # a cache hit: the parent tokenised once before
-    preds = st.adapter.decode(enc, forward_rows(st.model, enc, st.cfg, st.pad_id, st.device), list(st.l2i), flat)
+    preds = st.kind.decode(enc, forward_rows(st.model, enc, st.cfg, st.pad_id, st.device), list(st.l2i), flat)
     acc, at = {}, 0
     for lang, exs in tests.items():
-        acc[lang] = st.adapter.score(preds[at : at + len(exs)], exs, lang).values["accuracy"]
+        acc[lang] = st.kind.score(preds[at : at + len(exs)], exs, lang).values["accuracy"]
         at += len(exs)
     return {"seconds": turns.stop(), "samples": len(flat), "acc": acc, "forward_s": inside[0]}
 

@@ -21,7 +21,7 @@ from xlt.tasks.base import Answer, ChoiceExample, Example, QAExample, TaggingExa
 from xlt.tasks.spec import TaskSpec, TaskType
 from xlt.training.batching import IGNORE, collate
 from xlt.training.loop import TrainConfig
-from xlt.training.tasktypes import adapter_for
+from xlt.training.kinds import kind_for
 
 ABLATIONS = ["epar-no-push", "epar-no-pull", "epar-no-robust", "epar-random-push"]
 
@@ -168,12 +168,12 @@ def _examples(kind):
 
 def _setup(tiny_model, kind, **kw):
     labels, exs = _examples(kind)
-    adapter = adapter_for(_spec(kind, labels, ("f1",) if kind is TaskType.TAGGING else ("accuracy",)))
+    kind = kind_for(_spec(kind, labels, ("f1",) if kind is TaskType.TAGGING else ("accuracy",)))
     tok = AutoTokenizer.from_pretrained(tiny_model)
     torch.manual_seed(0)
-    model = adapter.build(AutoModel.from_pretrained(tiny_model, **kw), len(labels), "mean", 0.0)
-    enc = adapter.encode(exs, tok, {l: i for i, l in enumerate(labels)}, 48)
-    return adapter, model, enc, collate(enc, list(range(len(exs))), tok.pad_token_id), tok
+    model = kind.build(AutoModel.from_pretrained(tiny_model, **kw), len(labels), "mean", 0.0)
+    enc = kind.encode(exs, tok, {l: i for i, l in enumerate(labels)}, 48)
+    return kind, model, enc, collate(enc, list(range(len(exs))), tok.pad_token_id), tok
 
 
 KINDS = [TaskType.CLASSIFICATION, TaskType.MULTIPLE_CHOICE, TaskType.TAGGING, TaskType.QA]
@@ -181,12 +181,12 @@ KINDS = [TaskType.CLASSIFICATION, TaskType.MULTIPLE_CHOICE, TaskType.TAGGING, Ta
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.value)
 def test_epar_task_term_is_the_task_loss_and_the_total_decreases(tiny_xlmr, kind):
-    adapter, model, enc, batch, tok = _setup(tiny_xlmr, kind)
-    loss = make_loss("epar", adapter, model, enc, TrainConfig(), tok.all_special_ids)
+    kind, model, enc, batch, tok = _setup(tiny_xlmr, kind)
+    loss = make_loss("epar", kind, model, enc, TrainConfig(), tok.all_special_ids)
     model.eval()  # no dropout: the task term must equal the task type's own loss
     with torch.no_grad():
         total = loss(model, batch)
-        assert float(loss.last["task"]) == pytest.approx(float(adapter.loss(model, batch)), rel=1e-5)
+        assert float(loss.last["task"]) == pytest.approx(float(kind.loss(model, batch)), rel=1e-5)
     assert float(loss.last["virtual"]) > 0 and float(loss.last["pull"]) > 0
     assert float(total) == pytest.approx(float(loss.last["task"] + loss.last["virtual"] + loss.last["pull"]), rel=1e-5)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -201,9 +201,9 @@ def test_epar_task_term_is_the_task_loss_and_the_total_decreases(tiny_xlmr, kind
 
 
 def test_virtual_pass_without_push_or_noise_has_zero_pull(tiny_bert):
-    adapter, model, enc, batch, tok = _setup(tiny_bert, TaskType.CLASSIFICATION)
+    kind, model, enc, batch, tok = _setup(tiny_bert, TaskType.CLASSIFICATION)
     still = epar.EparSettings(push_norm=0.0, noise_norm=0.0, pull_on="both")
-    loss = epar.EparLoss(adapter, model, enc, still, special_ids=tok.all_special_ids)
+    loss = epar.EparLoss(kind, model, enc, still, special_ids=tok.all_special_ids)
     model.eval()
     with torch.no_grad():
         loss(model, batch)
@@ -212,7 +212,7 @@ def test_virtual_pass_without_push_or_noise_has_zero_pull(tiny_bert):
         p = model(**{k: v for k, v in batch.items() if k != "labels"}).softmax(-1)
     expected = 0.7 * loss.last["task"] - 0.3 * (p * p.log()).sum(-1).mean()
     assert float(loss.last["virtual"]) == pytest.approx(float(expected), rel=1e-5)
-    pushed = epar.EparLoss(adapter, model, enc, dataclasses.replace(still, push_norm=0.5), special_ids=tok.all_special_ids)
+    pushed = epar.EparLoss(kind, model, enc, dataclasses.replace(still, push_norm=0.5), special_ids=tok.all_special_ids)
     with torch.no_grad():
         pushed(model, batch)
     assert float(pushed.last["pull"]) > 1e-4
@@ -224,7 +224,7 @@ def test_virtual_pass_without_push_or_noise_has_zero_pull(tiny_bert):
 
 
 def test_recomputed_attention_matches_the_models_own_probabilities(tiny_model):
-    adapter, model, enc, batch, tok = _setup(tiny_model, TaskType.CLASSIFICATION, attn_implementation="eager")
+    kind, model, enc, batch, tok = _setup(tiny_model, TaskType.CLASSIFICATION, attn_implementation="eager")
     model.eval()
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     with torch.no_grad(), epar.capture(model, attention=True, hidden=True) as got:

@@ -185,8 +185,8 @@ def test_override_on_empty_file_is_a_config_error(tmp_path):
 
 
 def test_unknown_method_and_intermediate(tmp_path):
-    path = _write(tmp_path, "name: x\nmodels: [mbert]\ntasks: [sib200]\nmethods: [finetune, adapters]\n")
-    with pytest.raises(ConfigError, match=r"study\.yaml:4: unknown method 'adapters'"):
+    path = _write(tmp_path, "name: x\nmodels: [mbert]\ntasks: [sib200]\nmethods: [finetune, kinds]\n")
+    with pytest.raises(ConfigError, match=r"study\.yaml:4: unknown method 'kinds'"):
         load_study(path)
     path = _write(tmp_path, "name: x\nmodels: [mbert]\ntasks: [sib200]\nintermediate: [mlm]\n", "b.yaml")
     with pytest.raises(ConfigError, match=r"b\.yaml:4: unknown intermediate condition 'mlm'"):

@@ -11,7 +11,7 @@ from xlt.tasks.base import Answer, ChoiceExample, Example, QAExample, TaggingExa
 from xlt.tasks.spec import TaskSpec, TaskType
 from xlt.training import cache
 from xlt.training.batching import Ragged, collate
-from xlt.training.tasktypes import adapter_for
+from xlt.training.kinds import kind_for
 
 LABELS = ("sports", "politics")
 EXAMPLES = [Example("The match ended in a draw.", "sports"), Example("Parliament passed the law.", "politics"),
@@ -24,10 +24,10 @@ def _spec(kind=TaskType.CLASSIFICATION, labels=LABELS, metrics=("accuracy",), ve
 
 
 class Counting:
-    """An adapter whose encode calls are counted (a cache hit must not tokenise)."""
+    """An kind whose encode calls are counted (a cache hit must not tokenise)."""
 
     def __init__(self, spec):
-        self.inner, self.calls = adapter_for(spec), 0
+        self.inner, self.calls = kind_for(spec), 0
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -137,7 +137,7 @@ def test_unwritable_cache_falls_back_to_memory(tmp_path, tok, l2i, caplog):
 
 def test_tagging_choice_and_qa_entries_decode_like_fresh_ones(tmp_path, tok):
     tags = ("O", "B-PER")
-    tag = adapter_for(_spec(TaskType.TAGGING, tags, ("f1",)))
+    tag = kind_for(_spec(TaskType.TAGGING, tags, ("f1",)))
     exs = [TaggingExample(("Marie", "lebte", "in", "Paris"), ("B-PER", "O", "O", "O")),
            TaggingExample(("Hola",), ("O",))]
     l2i = {"O": 0, "B-PER": 1}
@@ -146,14 +146,14 @@ def test_tagging_choice_and_qa_entries_decode_like_fresh_ones(tmp_path, tok):
     outs = [np.random.default_rng(i).normal(size=(len(r), 2)) for i, r in enumerate(fresh.input_ids)]
     assert tag.decode(cached, outs, list(tags), exs) == tag.decode(fresh, outs, list(tags), exs)
 
-    choice = adapter_for(_spec(TaskType.MULTIPLE_CHOICE, ()))
+    choice = kind_for(_spec(TaskType.MULTIPLE_CHOICE, ()))
     cexs = [ChoiceExample("It rained.", ("Wet ground.", "Sunny day."), 0, "effect"),
             ChoiceExample("He fell.", ("He slipped.", "He sang."), 0, "cause")]
     cached = cache.encode_cached(choice, cexs, tok, {}, 32, "", tmp_path)
     assert cached.nested and cached.input_ids.group == 2
     _same_batches(choice.encode(cexs, tok, {}, 32), cached)
 
-    qa = adapter_for(_spec(TaskType.QA, (), ("squad_f1", "squad_em")))
+    qa = kind_for(_spec(TaskType.QA, (), ("squad_f1", "squad_em")))
     ctx = "Paris is the capital of France. " * 6
     qexs = [QAExample("q1", "What is the capital?", ctx, (Answer("Paris", 0),))]
     fresh = qa.encode(qexs, tok, {}, 48)

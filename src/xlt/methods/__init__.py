@@ -51,7 +51,7 @@ def validate_settings(methods, extra: dict, where: Callable[..., str] = lambda *
         epar.parse_settings(extra["epar"], lambda *key: where("epar", *key))
 
 
-def make_loss(method: str, adapter, model, train, cfg, special_ids=()):
+def make_loss(method: str, kind, model, train, cfg, special_ids=()):
     """The `loss_fn(model, batch)` a run of `method` trains with (built after the head, before training).
 
     `train` is the encoded English training set (EPAR reads its token ids), `cfg` the TrainConfig,
@@ -59,11 +59,11 @@ def make_loss(method: str, adapter, model, train, cfg, special_ids=()):
     if method not in REGISTRY:
         raise ConfigError(f"unknown method {method!r} (valid: {', '.join(METHODS)})")
     if method == "finetune":
-        return adapter.loss
+        return kind.loss
     from xlt.methods import epar
 
     settings = epar.parse_settings((cfg.extra or {}).get("epar"))
-    return epar.make(method, adapter, model, train, settings, special_ids)
+    return epar.make(method, kind, model, train, settings, special_ids)
 
 
 __all__ = ["METHODS", "REGISTRY", "Method", "make_loss", "validate_settings"]

@@ -51,10 +51,10 @@ from torch import nn
 
 from xlt.errors import ConfigError, XltError
 from xlt.training.batching import IGNORE, Encoded
-from xlt.training.tasktypes.choice import ChoiceAdapter
-from xlt.training.tasktypes.classification import ClassificationAdapter
-from xlt.training.tasktypes.qa import QAAdapter
-from xlt.training.tasktypes.tagging import TaggingAdapter
+from xlt.training.kinds.choice import ChoiceKind
+from xlt.training.kinds.classification import ClassificationKind
+from xlt.training.kinds.qa import QAKind
+from xlt.training.kinds.tagging import TaggingKind
 
 PULL_ON = ("attention", "hidden", "both")
 
@@ -229,14 +229,14 @@ def hidden_mse(teacher, student, mask: torch.Tensor) -> torch.Tensor:
 # --- Robust targets -----------------------------------------------------------------------------
 
 
-def distributions(adapter, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def distributions(kind, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A task type's outputs as rows of class logits [n, classes] and gold ids [n] (IGNORE = unscored):
     one row per example (classification, choice), per sub-token (tagging), per start/end (QA)."""
-    if isinstance(adapter, QAAdapter):  # [batch, seq, 2] start/end logits over positions
+    if isinstance(kind, QAKind):  # [batch, seq, 2] start/end logits over positions
         return logits.transpose(1, 2).reshape(-1, logits.shape[1]), labels.reshape(-1)
-    if isinstance(adapter, (ClassificationAdapter, ChoiceAdapter, TaggingAdapter)):
+    if isinstance(kind, (ClassificationKind, ChoiceKind, TaggingKind)):
         return logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
-    raise XltError(f"EPAR does not support {type(adapter).__name__} tasks (classification, multiple choice, "
+    raise XltError(f"EPAR does not support {type(kind).__name__} tasks (classification, multiple choice, "
                    f"tagging and QA only)")
 
 
@@ -261,10 +261,10 @@ class EparLoss:
     """`loss_fn(model, batch)` for the training loop; `last` holds the latest terms (detached tensors:
     no device sync per step) for logs and tests."""
 
-    def __init__(self, adapter, model: nn.Module, train: Encoded, settings: EparSettings = EparSettings(),
+    def __init__(self, kind, model: nn.Module, train: Encoded, settings: EparSettings = EparSettings(),
                  push: bool = True, pull: bool = True, robust: bool = True, direction: str = "centroid",
                  special_ids=()):
-        self.adapter, self.s = adapter, settings
+        self.kind, self.s = kind, settings
         self.special = torch.as_tensor(sorted(set(special_ids)), dtype=torch.long)
         english = sorted(set(seen_token_ids(train)) - set(special_ids))
         table = model.encoder.get_input_embeddings().weight
@@ -292,8 +292,8 @@ class EparLoss:
             logits_o = model(**inputs)
         with capture(model, attention, hidden) as virt:
             logits_v = model(**virtual)
-        rows_o, gold = distributions(self.adapter, logits_o.float(), batch["labels"])
-        rows_v, _ = distributions(self.adapter, logits_v.float(), batch["labels"])
+        rows_o, gold = distributions(self.kind, logits_o.float(), batch["labels"])
+        rows_v, _ = distributions(self.kind, logits_v.float(), batch["labels"])
         task = F.cross_entropy(rows_o, gold, ignore_index=IGNORE)
         targets = robust_targets(rows_o, gold, self.gold_weight)
         loss_v = soft_cross_entropy(rows_v, targets, gold)
@@ -310,6 +310,6 @@ class EparLoss:
         return total
 
 
-def make(method: str, adapter, model: nn.Module, train: Encoded, settings: EparSettings,
+def make(method: str, kind, model: nn.Module, train: Encoded, settings: EparSettings,
          special_ids=()) -> EparLoss:
-    return EparLoss(adapter, model, train, settings, special_ids=special_ids, **VARIANTS[method])
+    return EparLoss(kind, model, train, settings, special_ids=special_ids, **VARIANTS[method])

@@ -33,7 +33,7 @@ from xlt.training import distributed
 from xlt.training.batching import Encoded
 from xlt.training.cache import encode_cached
 from xlt.training.loop import TrainConfig, fine_tune, forward_rows, pick_device, seed_everything
-from xlt.training.tasktypes import adapter_for
+from xlt.training.kinds import kind_for
 
 log = logging.getLogger("xlt")
 
@@ -107,7 +107,7 @@ class TaskData:
     @cached_property
     def splits(self) -> dict:
         src = self.spec.source_language
-        if self.adapter.trains:
+        if self.kind.trains:
             train, dev = self.task.load("train", src), self.task.load("dev", src)
         else:  # retrieval: evaluated without task training
             train, dev = [], []
@@ -117,13 +117,13 @@ class TaskData:
         return {"train": train, "dev": dev, "test": test}
 
     @cached_property
-    def adapter(self):
-        return adapter_for(self.spec)
+    def kind(self):
+        return kind_for(self.spec)
 
     @cached_property
     def label_names(self) -> list[str]:
         """The head's label vocabulary; every dev/test label must be in it (checked once here)."""
-        labels = self.adapter.label_names(self.splits["train"])
+        labels = self.kind.label_names(self.splits["train"])
         known = set(labels)
         if not known:
             return labels
@@ -209,10 +209,10 @@ class Runner:
     def _encode(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
         key = (ref.location, run.task, run.train.max_length)
         if key not in self._encoded:
-            l2i, cfg, adapter = data.label2id, run.train, data.adapter
+            l2i, cfg, kind = data.label2id, run.train, data.kind
 
             def encode(examples: list) -> Encoded:  # from the on-disk token cache after the first time
-                return encode_cached(adapter, examples, tokenizer, l2i, cfg.max_length, ref.input_prefix,
+                return encode_cached(kind, examples, tokenizer, l2i, cfg.max_length, ref.input_prefix,
                                      self.study.cache_dir)
 
             enc = {split: encode(data.splits[split]) for split in ("train", "dev")}
@@ -257,39 +257,39 @@ class Runner:
         return encoder_for_run(self.study, run, ref, tokenizer, self.progress)
 
     def _train_and_eval(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
-        if not data.adapter.trains:
+        if not data.kind.trains:
             return self._retrieve(run, ref, tokenizer, data)
         enc = self._encode(run, ref, tokenizer, data)
-        adapter, names = data.adapter, data.label_names
+        kind, names = data.kind, data.label_names
         cfg = dataclasses.replace(run.train, progress=run.train.progress and self.progress)
         train = _subsample(enc["train"], cfg.max_train_examples, run.seed)
         seed_everything(run.seed)  # the head's random init must not depend on earlier runs
         encoder = self._encoder(run, ref, tokenizer)
         pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
-        model = adapter.build(encoder, len(names), pooling, cfg.dropout)
+        model = kind.build(encoder, len(names), pooling, cfg.dropout)
         device = pick_device(cfg.device)
         pad_id = _pad_id(tokenizer)
 
         def evaluate(encoded: Encoded, examples: list, desc: str):
-            preds = adapter.decode(encoded, forward_rows(model, encoded, cfg, pad_id, device, desc), names, examples)
-            return adapter.score(preds, examples, data.spec.source_language)
+            preds = kind.decode(encoded, forward_rows(model, encoded, cfg, pad_id, device, desc), names, examples)
+            return kind.score(preds, examples, data.spec.source_language)
 
         def dev_score(m) -> float:
-            return evaluate(enc["dev"], data.splits["dev"], "dev").values[adapter.main_metric]
+            return evaluate(enc["dev"], data.splits["dev"], "dev").values[kind.main_metric]
 
-        loss_fn = make_loss(run.method, adapter, model, train, cfg, tokenizer.all_special_ids)
+        loss_fn = make_loss(run.method, kind, model, train, cfg, tokenizer.all_special_ids)
         res = fine_tune(model, train, cfg, run.seed, pad_id, device, loss_fn, dev_score)
         t0 = time.perf_counter()
         outputs = forward_rows(model, enc["test"], cfg, pad_id, device)  # all languages in one sorted pass
-        preds = adapter.decode(enc["test"], outputs, names, enc["test_examples"])
+        preds = kind.decode(enc["test"], outputs, names, enc["test_examples"])
         rows, per_example, stored = [], [], []
         for lang in data.languages:
             sl = enc["test_slices"][lang]
-            stored.append({"language": lang, "values": adapter.serialize(preds[sl], data.splits["test"][lang])})
-            scores = adapter.score(preds[sl], data.splits["test"][lang], lang)
+            stored.append({"language": lang, "values": kind.serialize(preds[sl], data.splits["test"][lang])})
+            scores = kind.score(preds[sl], data.splits["test"][lang], lang)
             _add_scores(rows, per_example, lang, scores, int(sl.stop - sl.start))
         eval_seconds = time.perf_counter() - t0
-        rows.append({"language": data.spec.source_language, "split": "dev", "metric": adapter.main_metric,
+        rows.append({"language": data.spec.source_language, "split": "dev", "metric": kind.main_metric,
                      "value": res.best_dev, "n": len(enc["dev"])})
         info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
                 "dev_score": res.best_dev, "best_step": res.best_step, "train_seconds": res.seconds,
@@ -298,17 +298,17 @@ class Runner:
 
     def _retrieve(self, run: RunSpec, ref, tokenizer, data: TaskData) -> dict:
         """Rank each language's candidate pool with pooled embeddings of the (untrained) encoder."""
-        adapter, cfg = data.adapter, run.train
+        kind, cfg = data.kind, run.train
         seed_everything(run.seed)
         encoder = self._encoder(run, ref, tokenizer)
         device = pick_device(cfg.device)
-        model = adapter.build(encoder, 0, cfg.pooling, 0.0).to(device)
+        model = kind.build(encoder, 0, cfg.pooling, 0.0).to(device)
         pad_id = _pad_id(tokenizer)
         cfg = dataclasses.replace(cfg, progress=cfg.progress and self.progress)
 
         def embed(texts: list[str]) -> np.ndarray:
-            enc = adapter.encode(texts, tokenizer, {}, cfg.max_length, ref.input_prefix)
-            return adapter.decode(enc, forward_rows(model, enc, cfg, pad_id, device), [], texts)
+            enc = kind.encode(texts, tokenizer, {}, cfg.max_length, ref.input_prefix)
+            return kind.decode(enc, forward_rows(model, enc, cfg, pad_id, device), [], texts)
 
         t0, pools = time.perf_counter(), {}
         rows, per_example, stored = [], [], []
@@ -319,7 +319,7 @@ class Runner:
             key = tuple(c.id for c in candidates)
             if key not in pools:  # LAReQA's pool is shared by all languages: embed it once
                 pools = {key: embed([c.text for c in candidates])}
-            scores, ranked = adapter.score_ranking(embed([q.query for q in queries]), pools[key], queries, candidates)
+            scores, ranked = kind.score_ranking(embed([q.query for q in queries]), pools[key], queries, candidates)
             _add_scores(rows, per_example, lang, scores, len(queries))
             stored.append({"language": lang, "values": ranked})
         info = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,

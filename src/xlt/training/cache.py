@@ -6,7 +6,7 @@ plus `meta.json` (the key, a blake2b hash of every file, the QA decoding info). 
 study's `cache_dir`, else $XLT_CACHE, else ~/.cache/xlt/models, as for converted models.
 
 The key hashes everything the token ids depend on: the tokenizer's full definition
-(tokenizer.json, truncation side), the adapter's code, the task name and version, the examples
+(tokenizer.json, truncation side), the kind's code, the task name and version, the examples
 themselves (an edited data file never hits a stale entry), max_length, the input prefix, the label
 map and FORMAT. An entry is written into a temporary folder and renamed into place; one that fails
 to load or verify is rebuilt with a warning.
@@ -57,25 +57,25 @@ def tokenizer_id(tokenizer) -> str:
     return digest
 
 
-def entry_key(adapter, examples: list, tokenizer, label2id: dict, max_length: int, prefix: str) -> dict:
+def entry_key(kind, examples: list, tokenizer, label2id: dict, max_length: int, prefix: str) -> dict:
     data = hashlib.blake2b(digest_size=16)
     for ex in examples:
         data.update(repr(ex).encode())
         data.update(b"\x00")
     code = hashlib.blake2b(digest_size=16)
-    for cls in type(adapter).__mro__:  # the adapter's encode and whatever it inherits
+    for cls in type(kind).__mro__:  # the kind's encode and whatever it inherits
         if cls.__module__.startswith("xlt."):
             code.update(Path(inspect.getfile(cls)).read_bytes())
-    return {"format": FORMAT, "adapter": type(adapter).__qualname__, "code": code.hexdigest(),
-            "task": adapter.spec.name, "task_version": adapter.spec.version, "tokenizer": tokenizer_id(tokenizer),
+    return {"format": FORMAT, "kind": type(kind).__qualname__, "code": code.hexdigest(),
+            "task": kind.spec.name, "task_version": kind.spec.version, "tokenizer": tokenizer_id(tokenizer),
             "examples": data.hexdigest(), "n": len(examples), "max_length": max_length, "prefix": prefix,
             "labels": sorted(label2id.items())}
 
 
-def encode_cached(adapter, examples: list, tokenizer, label2id: dict, max_length: int, prefix: str = "",
+def encode_cached(kind, examples: list, tokenizer, label2id: dict, max_length: int, prefix: str = "",
                   cache_dir: str | Path | None = None) -> Encoded:
-    """`adapter.encode(...)`, read from the cache when this exact input was tokenised before."""
-    key = entry_key(adapter, examples, tokenizer, label2id, max_length, prefix)
+    """`kind.encode(...)`, read from the cache when this exact input was tokenised before."""
+    key = entry_key(kind, examples, tokenizer, label2id, max_length, prefix)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     dest = cache_root(cache_dir) / digest
     if dest.exists():
@@ -85,7 +85,7 @@ def encode_cached(adapter, examples: list, tokenizer, label2id: dict, max_length
             log.warning("tokenisation cache %s is unusable (%s): tokenising again", dest, exc)
             shutil.rmtree(dest, ignore_errors=True)
             _VERIFIED.pop(str(dest), None)
-    enc = adapter.encode(examples, tokenizer, label2id, max_length, prefix)
+    enc = kind.encode(examples, tokenizer, label2id, max_length, prefix)
     try:
         _store(enc, dest, key)
         return _load(dest, key)

@@ -187,7 +187,7 @@ def _merge(into: dict, key: str, value, what: str) -> None:
 def _check_task(cond: Condition, where: str) -> None:
     from xlt.methods.intermediate.data import MULTIMODAL_TASKS
     from xlt.tasks import all_specs
-    from xlt.training.tasktypes import adapter_for
+    from xlt.training.kinds import kind_for
 
     if cond.multimodal:
         cls = MULTIMODAL_TASKS.get(cond.task)
@@ -208,8 +208,8 @@ def _check_task(cond: Condition, where: str) -> None:
         raise ConfigError(f"{where}: unknown task {cond.task!r} for text:<task>{hint} "
                           f"(valid: {', '.join(sorted(specs))})")
     try:
-        trains = adapter_for(specs[cond.task]).trains
-    except XltError as exc:  # a task type without a training adapter
+        trains = kind_for(specs[cond.task]).trains
+    except XltError as exc:  # a task type without a training kind
         raise ConfigError(f"{where}: text:{cond.task}: {exc}") from None
     if not trains:
         raise ConfigError(f"{where}: text:{cond.task} is a retrieval task: it has nothing to train an "

@@ -1,6 +1,6 @@
 """The intermediate stage: pretrained encoder -> intermediate task -> the text encoder's weights only.
 
-Text conditions train the task's own adapter and head (`xlt.training.tasktypes`); multimodal ones the
+Text conditions train the task's own kind and head (`xlt.training.kinds`); multimodal ones the
 fusion model of `fusion.py` over a frozen image-feature table. Both go through the same
 `fine_tune` loop with the same stage settings, so the conditions differ only in their inputs.
 
@@ -38,21 +38,21 @@ def train_stage(cond: Condition, encoder: nn.Module, ref, tokenizer, cfg: TrainC
 
 def _text(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device):
     from xlt.tasks import get_task
-    from xlt.training.tasktypes import adapter_for
+    from xlt.training.kinds import kind_for
 
     task = get_task(cond.task, cond.data.get("data_dir"))
-    adapter, src = adapter_for(task.spec), task.spec.source_language
+    kind, src = kind_for(task.spec), task.spec.source_language
     train_ex, dev_ex = task.load("train", src), task.load("dev", src)
-    names = adapter.label_names(train_ex)
+    names = kind.label_names(train_ex)
     l2i = {label: i for i, label in enumerate(names)}
-    train, dev = (adapter.encode(x, tokenizer, l2i, cfg.max_length, ref.input_prefix) for x in (train_ex, dev_ex))
-    model = adapter.build(encoder, len(names), pooling, cfg.dropout)
+    train, dev = (kind.encode(x, tokenizer, l2i, cfg.max_length, ref.input_prefix) for x in (train_ex, dev_ex))
+    model = kind.build(encoder, len(names), pooling, cfg.dropout)
 
     def dev_score(m) -> float:
-        preds = adapter.decode(dev, forward_rows(m, dev, cfg, pad_id, device, "dev"), names, dev_ex)
-        return adapter.score(preds, dev_ex, src).values[adapter.main_metric]
+        preds = kind.decode(dev, forward_rows(m, dev, cfg, pad_id, device, "dev"), names, dev_ex)
+        return kind.score(preds, dev_ex, src).values[kind.main_metric]
 
-    return model, train, adapter.loss, dev_score
+    return model, train, kind.loss, dev_score
 
 
 def _multimodal(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device):

@@ -10,12 +10,12 @@ import numpy as np
 
 from xlt.models.heads import ChoiceScorer
 from xlt.training.batching import Encoded
-from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
+from xlt.training.kinds.base import Scores, TaskKind
 
 _QUESTION = {"cause": "What was the cause?", "effect": "What happened as a result?"}
 
 
-class ChoiceAdapter(TaskTypeAdapter):
+class ChoiceKind(TaskKind):
     def label_names(self, train_examples: list) -> list[str]:
         return []  # the label is an index into each example's choices
 

@@ -12,10 +12,10 @@ import numpy as np
 
 from xlt.models.heads import TokenTagger
 from xlt.training.batching import IGNORE, Encoded
-from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
+from xlt.training.kinds.base import Scores, TaskKind
 
 
-class TaggingAdapter(TaskTypeAdapter):
+class TaggingKind(TaskKind):
     def build(self, encoder, n_labels, pooling, dropout):
         return TokenTagger(encoder, n_labels, dropout)
 

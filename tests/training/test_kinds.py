@@ -1,4 +1,4 @@
-"""Task-type adapters: sub-token label alignment, choice grouping, QA windows and span decoding."""
+"""Task-type kinds: sub-token label alignment, choice grouping, QA windows and span decoding."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from transformers import AutoTokenizer
 from xlt.tasks.base import Answer, ChoiceExample, QAExample, TaggingExample
 from xlt.tasks.spec import TaskSpec, TaskType
 from xlt.training.batching import IGNORE, collate
-from xlt.training.tasktypes import adapter_for
-from xlt.training.tasktypes.qa import _token_span
+from xlt.training.kinds import kind_for
+from xlt.training.kinds.qa import _token_span
 
 
 def _spec(kind, labels=(), metrics=("accuracy",)):
@@ -23,7 +23,7 @@ def tok(tiny_model):
 
 def test_tagging_labels_only_the_first_subtoken(tok):
     labels = ("O", "B-PER", "I-PER")
-    ad = adapter_for(_spec(TaskType.TAGGING, labels, ("f1",)))
+    ad = kind_for(_spec(TaskType.TAGGING, labels, ("f1",)))
     ex = TaggingExample(("Marie", "Curie", "lebte", "in", "Paris"), ("B-PER", "I-PER", "O", "O", "O"))
     enc = ad.encode([ex], tok, {l: i for i, l in enumerate(labels)}, 64)
     ids, lab, words = enc.input_ids[0], enc.token_labels[0], enc.word_ids[0]
@@ -44,7 +44,7 @@ def test_tagging_labels_only_the_first_subtoken(tok):
 
 def test_truncated_words_are_predicted_O(tok):
     labels = ("O", "B-LOC")
-    ad = adapter_for(_spec(TaskType.TAGGING, labels, ("f1",)))
+    ad = kind_for(_spec(TaskType.TAGGING, labels, ("f1",)))
     ex = TaggingExample(tuple(["Paris"] * 40), tuple(["B-LOC"] * 40))
     enc = ad.encode([ex], tok, {"O": 0, "B-LOC": 1}, 12)
     n_scored = sum(w >= 0 for w in enc.word_ids[0])
@@ -55,7 +55,7 @@ def test_truncated_words_are_predicted_O(tok):
 
 
 def test_choice_rows_hold_one_sequence_per_choice(tok):
-    ad = adapter_for(_spec(TaskType.MULTIPLE_CHOICE))
+    ad = kind_for(_spec(TaskType.MULTIPLE_CHOICE))
     exs = [ChoiceExample("The man fell.", ("He slipped.", "He sang."), 0, "cause"),
            ChoiceExample("It rained.", ("The ground got wet.", "The sun shone."), 0, "effect")]
     enc = ad.encode(exs, tok, {}, 64)
@@ -76,7 +76,7 @@ def test_token_span_finds_the_answer_or_points_at_cls():
 
 
 def test_qa_windows_cover_long_contexts_and_decode_the_best_span(tok):
-    ad = adapter_for(_spec(TaskType.QA, metrics=("squad_f1", "squad_em")))
+    ad = kind_for(_spec(TaskType.QA, metrics=("squad_f1", "squad_em")))
     context = " ".join(["word"] * 150 + ["Paris"] + ["word"] * 150)
     start = context.index("Paris")
     ex = QAExample("q1", "Where?", context, (Answer("Paris", start),))

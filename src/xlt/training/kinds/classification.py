@@ -6,10 +6,10 @@ import numpy as np
 
 from xlt.models.heads import SequenceClassifier
 from xlt.training.batching import Encoded
-from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
+from xlt.training.kinds.base import Scores, TaskKind
 
 
-class ClassificationAdapter(TaskTypeAdapter):
+class ClassificationKind(TaskKind):
     def label_names(self, train_examples: list) -> list[str]:
         return list(self.spec.labels) or sorted({ex.label for ex in train_examples})
 

@@ -25,7 +25,7 @@ class Scores:
     per_example: dict[str, list]
 
 
-class TaskTypeAdapter(ABC):
+class TaskKind(ABC):
     trains = True  # False: evaluated with the encoder as it is (retrieval)
 
     def __init__(self, spec: TaskSpec):

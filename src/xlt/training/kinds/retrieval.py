@@ -13,10 +13,10 @@ import numpy as np
 
 from xlt.models.heads import Embedder
 from xlt.training.batching import Encoded
-from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
+from xlt.training.kinds.base import Scores, TaskKind
 
 
-class RetrievalAdapter(TaskTypeAdapter):
+class RetrievalKind(TaskKind):
     trains = False
 
     def label_names(self, train_examples: list) -> list[str]:

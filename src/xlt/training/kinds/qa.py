@@ -14,14 +14,14 @@ import numpy as np
 from xlt.errors import XltError
 from xlt.models.heads import SpanExtractor
 from xlt.training.batching import Encoded
-from xlt.training.tasktypes.base import Scores, TaskTypeAdapter
+from xlt.training.kinds.base import Scores, TaskKind
 
 DOC_STRIDE = 128
 N_BEST = 20
 MAX_ANSWER_TOKENS = 30
 
 
-class QAAdapter(TaskTypeAdapter):
+class QAKind(TaskKind):
     def label_names(self, train_examples: list) -> list[str]:
         return []
 
