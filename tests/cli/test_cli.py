@@ -16,7 +16,7 @@ from tests.sib_fixture import write_tiny_sib200
 
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
-    """`train.threads` sets torch's process-wide thread count; give other tests theirs back."""
+    """`runtime.threads` sets torch's process-wide thread count; give other tests theirs back."""
     import torch
 
     n = torch.get_num_threads()
@@ -25,13 +25,14 @@ def _restore_torch_threads():
 
 
 TRAIN = {"max_steps": 8, "batch_size": 8, "lr": 5e-3, "head_lr": 5e-2, "pooling": "mean", "eval_every": 4,
-         "progress": False, "device": "cpu", "max_length": 32, "threads": 1}
+         "max_length": 32, "precision": "fp32"}
+RUNTIME = {"progress": False, "device": "cpu", "threads": 1}
 
 
 def _study_file(tmp_path: Path, model, data_dir, task="sib200", seeds=(1, 2), **extra) -> Path:
     raw = {"name": "cli-tiny", "models": [str(model)], "db": str(tmp_path / "db" / "r.sqlite"),
            "tasks": [{"name": task, "data_dir": str(data_dir), "languages": "available"}],
-           "seeds": list(seeds), "train": TRAIN, **extra}
+           "seeds": list(seeds), "train": TRAIN, "runtime": RUNTIME, **extra}
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
@@ -117,7 +118,7 @@ def test_results_on_empty_db(tmp_path, capsys):
 
 # -- studies ----------------------------------------------------------------------------------------
 def test_dry_run_prints_the_grid(tmp_path, tiny_bert, capsys, monkeypatch):
-    import xlt.study.runner as runner_mod
+    import xlt.study.run as runner_mod
 
     monkeypatch.setattr(runner_mod, "fine_tune", lambda *a, **k: pytest.fail("--dry-run trained a model"))
     data = write_tiny_sib200(tmp_path / "sib", n=7)

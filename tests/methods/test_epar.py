@@ -11,7 +11,7 @@ from transformers import AutoModel, AutoTokenizer
 from tests.conftest import SHARED_DATA
 from tests.sib_fixture import write_tiny_sib200
 from xlt.errors import ConfigError, XltError
-from xlt.methods import METHODS, make_loss, validate_settings
+from xlt.methods import METHODS, make_loss, parse_method_settings
 from xlt.methods import epar
 from xlt.models.heads import SequenceClassifier
 from xlt.store.db import Store
@@ -20,7 +20,7 @@ from xlt.study.runner import Runner
 from xlt.tasks.base import Answer, ChoiceExample, Example, QAExample, TaggingExample
 from xlt.tasks.spec import TaskSpec, TaskType
 from xlt.training.batching import IGNORE, collate
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import Runtime, TrainSettings
 from xlt.training.kinds import kind_for
 
 ABLATIONS = ["epar-no-push", "epar-no-pull", "epar-no-robust", "epar-random-push"]
@@ -128,16 +128,16 @@ def test_settings_are_validated_with_clear_errors():
         with pytest.raises(ConfigError, match=msg):
             epar.parse_settings(raw)
     with pytest.raises(ConfigError, match="unknown method 'epar-fast'"):
-        validate_settings(["epar-fast"], {})
+        parse_method_settings(["epar-fast"], {})
     assert set(METHODS) == {"finetune", "epar", *ABLATIONS}
 
 
 def test_study_file_errors_name_the_line(tmp_path):
     text = ("name: s\nmodels: [m]\ntasks: [sib200]\nmethods: [finetune, epar]\n"
-            "train:\n  extra:\n    epar:\n      w_pull: 2\n      gold_weight: 3\n")
+            "method_settings:\n  epar:\n    w_pull: 2\n    gold_weight: 3\n")
     import yaml
 
-    with pytest.raises(ConfigError, match=r"s\.yaml:9: .*gold_weight must be between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"s\.yaml:8: .*gold_weight must be between 0 and 1"):
         parse_study(yaml.safe_load(text), "s.yaml", text)
     with pytest.raises(ConfigError, match=r"unknown method 'epar2'.*epar-random-push"):
         parse_study({"name": "s", "models": ["m"], "tasks": ["sib200"], "methods": ["epar2"]})
@@ -182,7 +182,7 @@ KINDS = [TaskType.CLASSIFICATION, TaskType.MULTIPLE_CHOICE, TaskType.TAGGING, Ta
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.value)
 def test_epar_task_term_is_the_task_loss_and_the_total_decreases(tiny_xlmr, kind):
     kind, model, enc, batch, tok = _setup(tiny_xlmr, kind)
-    loss = make_loss("epar", kind, model, enc, TrainConfig(), tok.all_special_ids)
+    loss = make_loss("epar", kind, model, enc, None, tok.all_special_ids)
     model.eval()  # no dropout: the task term must equal the task type's own loss
     with torch.no_grad():
         total = loss(model, batch)
@@ -258,8 +258,8 @@ def test_unsupported_task_type_is_refused(tiny_bert):
 
 # --- tiny studies -------------------------------------------------------------------------------
 
-TRAIN = {"max_steps": 4, "batch_size": 8, "lr": 5e-3, "head_lr": 5e-2, "pooling": "mean", "progress": False,
-         "device": "cpu", "max_length": 32, "threads": 1}
+TRAIN = {"max_steps": 4, "batch_size": 8, "lr": 5e-3, "head_lr": 5e-2, "pooling": "mean", "max_length": 32}
+RUNTIME = {"progress": False, "device": "cpu", "threads": 1}
 
 
 def test_study_runs_finetune_epar_and_every_ablation(tiny_bert, tmp_path):
@@ -268,13 +268,14 @@ def test_study_runs_finetune_epar_and_every_ablation(tiny_bert, tmp_path):
     store = Store(str(tmp_path / "r.sqlite"))
     study = parse_study({"name": "ep", "models": [str(tiny_bert)], "seeds": [1], "methods": methods,
                          "tasks": [{"name": "sib200", "data_dir": str(data), "languages": "available"}],
-                         "train": dict(TRAIN, extra={"epar": {"push_norm": 0.3, "w_pull": 0.5}})})
+                         "train": TRAIN, "runtime": RUNTIME,
+                         "method_settings": {"epar": {"push_norm": 0.3, "w_pull": 0.5}}})
     assert Runner(study, store, progress=False).run() == {"runs": 6, "skipped": 0, "ran": 6}
     runs = store.runs(study="ep")
     assert sorted(r["method"] for r in runs) == sorted(methods) and all(r["status"] == "done" for r in runs)
-    extra = {r["method"]: r["config"]["run"]["train"]["extra"] for r in runs}
-    assert all(extra[m]["epar"]["push_norm"] == 0.3 for m in methods if m != "finetune")
-    assert "epar" not in extra["finetune"]  # EPAR's settings are not part of the plain run's identity
+    own = {r["method"]: r["config"]["run"]["method_settings"] for r in runs}
+    assert all(own[m]["push_norm"] == 0.3 for m in methods if m != "finetune")
+    assert own["finetune"] is None  # EPAR's settings are not part of the plain run's identity
     accuracy = {}
     for r in store.score_rows(study="ep"):
         accuracy.setdefault(r["method"], {})[r["language"]] = r["value"]
@@ -293,7 +294,8 @@ def test_epar_study_on_extractive_qa(tiny_xlmr, tmp_path):
     store = Store(str(tmp_path / "r.sqlite"))
     study = parse_study({"name": "qa", "models": [str(tiny_xlmr)], "seeds": [1], "methods": ["epar"],
                          "tasks": [{"name": "xquad", "data_dir": str(data), "languages": ["de"]}],
-                         "train": dict(TRAIN, max_length=48, extra={"epar": {"pull_on": "hidden"}})})
+                         "train": dict(TRAIN, max_length=48), "runtime": RUNTIME,
+                         "method_settings": {"epar": {"pull_on": "hidden"}}})
     Runner(study, store, progress=False).run()
     got = {(r["language"], r["metric"]) for r in store.score_rows(study="qa")}
     assert got == {(l, m) for l in ("en", "de") for m in ("squad_f1", "squad_em")}
@@ -305,7 +307,7 @@ def test_epar_study_on_ner_tagging(tiny_xlmr, tmp_path):
     study = parse_study({"name": "ner", "models": [str(tiny_xlmr)], "seeds": [1], "methods": ["epar"],
                          "tasks": [{"name": "masakhaner", "data_dir": str(SHARED_DATA / "masakhaner"),
                                     "languages": ["yor"]}],
-                         "train": dict(TRAIN, max_length=64, max_train_examples=32)})
+                         "train": dict(TRAIN, max_length=64, max_train_examples=32), "runtime": RUNTIME})
     Runner(study, store, progress=False).run()
     [run] = store.runs(study="ner")
     assert run["status"] == "done" and run["method"] == "epar"

@@ -19,7 +19,7 @@ from sqlalchemy import Column, MetaData, Table, create_engine, func, insert, ins
 
 from xlt.errors import XltError
 from xlt.store.db import Store, example_scores, normalize_url, runs, scores
-from xlt.study.launch import Worker
+from xlt.study.claims import Worker
 
 from tests.store.pg import db_url  # noqa: F401  (fixture: SQLite file, then PostgreSQL)
 from tests.store.test_db import _count, _info, _per_example, _rows
@@ -125,7 +125,7 @@ N_RUNS, N_WORKERS, CRASHER, CRASH_AFTER = 30, 4, 3, 2
 def _claim_worker(url: str, idx: int, barrier, results) -> None:
     store = Store(url)
     worker = Worker(store, heartbeat_s=0.2, poll_s=0.05)
-    plan = [(SimpleNamespace(model="m", intermediate="none"), f"run{i:02d}", "todo") for i in range(N_RUNS)]
+    plan = [(SimpleNamespace(model="m", intermediate="none", stage_key=lambda: None), f"run{i:02d}", "todo") for i in range(N_RUNS)]
     finished: list[str] = []
 
     def execute(run, rid: str, w: Worker) -> bool:

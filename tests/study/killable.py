@@ -16,7 +16,7 @@ import torch
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-import xlt.study.runner as runner_mod
+import xlt.study.run as run_mod
 from xlt.cli.main import main
 
 phase, nth, point, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
@@ -28,16 +28,19 @@ def hold() -> None:
     time.sleep(600)
 
 
-train_and_eval = runner_mod.Runner._train_and_eval
+compute = run_mod.compute
 
 
-def counting_train_and_eval(self, *args, **kwargs):
+def counting_compute(*args, **kwargs):
     global runs
     runs += 1
-    return train_and_eval(self, *args, **kwargs)
+    return compute(*args, **kwargs)
 
 
-runner_mod.Runner._train_and_eval = counting_train_and_eval
+run_mod.compute = counting_compute
+import xlt.study.runner  # noqa: E402  (binds the counting compute)
+
+xlt.study.runner.compute = counting_compute
 
 if phase == "train":
     backward = torch.Tensor.backward
@@ -52,14 +55,14 @@ if phase == "train":
 
     torch.Tensor.backward = counting_backward
 elif phase == "eval":
-    forward_rows = runner_mod.forward_rows
+    forward_rows = run_mod.forward_rows
 
     def watching_forward_rows(*args, **kwargs):
-        if runs == nth and len(args) < 6 and "desc" not in kwargs:  # the test pass has no progress label
+        if runs == nth and kwargs.get("desc") == "test":  # the test-set pass (dev checks say "dev")
             hold()
         return forward_rows(*args, **kwargs)
 
-    runner_mod.forward_rows = watching_forward_rows
+    run_mod.forward_rows = watching_forward_rows
 elif phase == "write":
     @event.listens_for(Engine, "after_cursor_execute")
     def watch(conn, cursor, statement, *_):

@@ -18,7 +18,8 @@ from tests.sib_fixture import write_tiny_sib200
 
 # like tests/study/test_runner.py: the tiny models learn the keyword topics; one thread (determinism)
 TRAIN = {"max_steps": 12, "batch_size": 8, "lr": 5e-3, "head_lr": 5e-2, "pooling": "mean", "eval_every": 4,
-         "progress": False, "device": "cpu", "max_length": 32, "threads": 1}
+         "max_length": 32, "precision": "fp32"}
+RUNTIME = {"progress": False, "device": "cpu", "threads": 1}
 IGNORED = {"train_seconds", "eval_seconds", "peak_rss_mb", "started_at", "finished_at", "worker", "heartbeat", "id"}
 
 
@@ -26,7 +27,7 @@ def write_study(root: Path, model_dir: Path, seeds=(1, 2), name: str = "tiny") -
     data = write_tiny_sib200(root / "sib", n=21)
     path = root / "study.yaml"
     path.write_text(yaml.safe_dump({
-        "name": name, "models": [str(model_dir)], "seeds": list(seeds), "train": TRAIN,
+        "name": name, "models": [str(model_dir)], "seeds": list(seeds), "train": TRAIN, "runtime": RUNTIME,
         "tasks": [{"name": "sib200", "data_dir": str(data), "languages": "available"}],
     }), encoding="utf-8")
     return path

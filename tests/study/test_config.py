@@ -9,7 +9,7 @@ import pytest
 
 from xlt.errors import ConfigError
 from xlt.study.config import StudyConfig, TaskEntry, apply_overrides, load_study, parse_study, to_dict
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import Runtime, TrainSettings
 
 VALID = """\
 name: tiny
@@ -30,8 +30,9 @@ train:
   batch_size: 16
   max_steps: 10
   freeze_embeddings: true
+runtime:
   progress: false
-  extra: {note: x}
+  threads: 2
 """
 
 
@@ -43,7 +44,7 @@ def _write(tmp_path: Path, text: str, name: str = "study.yaml") -> Path:
 
 def test_valid_study_parses_into_dataclasses(tmp_path):
     cfg = load_study(_write(tmp_path, VALID))
-    assert isinstance(cfg, StudyConfig) and isinstance(cfg.train, TrainConfig)
+    assert isinstance(cfg, StudyConfig) and isinstance(cfg.train, TrainSettings) and isinstance(cfg.runtime, Runtime)
     assert cfg.name == "tiny"
     assert cfg.models == ["mbert", "/models/local"]
     assert cfg.tasks == [
@@ -58,9 +59,9 @@ def test_valid_study_parses_into_dataclasses(tmp_path):
     assert t.lr == pytest.approx(2e-5) and isinstance(t.lr, float)  # YAML reads 2e-5 as a string
     assert t.batch_size == 16 and isinstance(t.batch_size, int)
     assert t.max_steps == 10
-    assert t.freeze_embeddings is True and t.progress is False
-    assert t.extra == {"note": "x"}
-    assert t.weight_decay == TrainConfig().weight_decay  # untouched defaults
+    assert t.freeze_embeddings is True
+    assert cfg.runtime == Runtime(progress=False, threads=2)
+    assert t.weight_decay == TrainSettings().weight_decay  # untouched defaults
     assert cfg.db == "results/r.sqlite"
     # to_dict round-trips through parse_study
     d = to_dict(cfg)
@@ -72,7 +73,7 @@ def test_defaults_for_optional_keys():
     cfg = parse_study({"name": "x", "models": "mbert", "tasks": "sib200"})
     assert cfg.models == ["mbert"] and cfg.tasks == [TaskEntry("sib200")]
     assert cfg.seeds == [1] and cfg.methods == ["finetune"] and cfg.intermediate == ["none"]
-    assert cfg.train == TrainConfig()
+    assert cfg.train == TrainSettings() and cfg.runtime == Runtime() and cfg.method_settings == {}
 
 
 def test_top_level_typo_names_file_line_and_suggestion(tmp_path):
@@ -109,11 +110,21 @@ def test_wrong_type_names_line_and_field(tmp_path, value):
     assert "train.epochs must be float" in msg
 
 
-@pytest.mark.parametrize("key,value,kind", [("batch_size", "2.5", "int"), ("progress", "maybe", "bool"),
-                                            ("extra", "3", "dict")])
-def test_wrong_type_other_kinds(tmp_path, key, value, kind):
-    path = _write(tmp_path, f"name: x\nmodels: [mbert]\ntasks: [sib200]\ntrain:\n  {key}: {value}\n")
-    with pytest.raises(ConfigError, match=rf":5: train\.{key} must be {kind}"):
+@pytest.mark.parametrize("section,key,value,kind", [("train", "batch_size", "2.5", "int"),
+                                                    ("train", "freeze_embeddings", "maybe", "bool"),
+                                                    ("runtime", "progress", "maybe", "bool")])
+def test_wrong_type_other_kinds(tmp_path, section, key, value, kind):
+    path = _write(tmp_path, f"name: x\nmodels: [mbert]\ntasks: [sib200]\n{section}:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError, match=rf":5: {section}\.{key} must be {kind}"):
+        load_study(path)
+
+
+@pytest.mark.parametrize("section,key,value,hint", [("train", "device", "cpu", "belongs under runtime"),
+                                                    ("runtime", "lr", "0.1", "belongs under train"),
+                                                    ("train", "extra", "{epar: {}}", "method_settings")])
+def test_a_setting_in_the_wrong_section_says_where_it_belongs(tmp_path, section, key, value, hint):
+    path = _write(tmp_path, f"name: x\nmodels: [mbert]\ntasks: [sib200]\n{section}:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError, match=rf"study\.yaml:5: .*{hint}"):
         load_study(path)
 
 
@@ -143,12 +154,12 @@ def test_missing_required_key_and_non_mapping(tmp_path):
 
 def test_overrides_applied_with_types(tmp_path):
     path = _write(tmp_path, VALID)
-    cfg = load_study(path, ["train.lr=3e-5", "seeds=[1,2]", "train.max_steps=7", "train.progress=true",
+    cfg = load_study(path, ["train.lr=3e-5", "seeds=[1,2]", "train.max_steps=7", "runtime.progress=true",
                             "train.head_lr=1e-3"])
     assert cfg.train.lr == pytest.approx(3e-5) and isinstance(cfg.train.lr, float)
     assert cfg.seeds == [1, 2]
     assert cfg.train.max_steps == 7 and isinstance(cfg.train.max_steps, int)
-    assert cfg.train.progress is True
+    assert cfg.runtime.progress is True
     assert cfg.train.head_lr == pytest.approx(1e-3)
     assert cfg.train.epochs == 2.0  # untouched values stay
 
@@ -172,7 +183,7 @@ def test_override_errors(tmp_path):
 
 def test_override_into_empty_section(tmp_path):
     path = _write(tmp_path, "name: x\nmodels: [mbert]\ntasks: [sib200]\ntrain:\n")
-    assert load_study(path).train == TrainConfig()  # the file alone is fine
+    assert load_study(path).train == TrainSettings()  # the file alone is fine
     assert load_study(path, ["train.lr=3e-5"]).train.lr == pytest.approx(3e-5)
 
 

@@ -19,7 +19,7 @@ from xlt.store.db import Store
 from xlt.study.config import load_study
 from xlt.study.runner import Runner
 
-from tests.study.launch_helpers import TRAIN
+from tests.study.launch_helpers import RUNTIME, TRAIN
 from tests.sib_fixture import write_tiny_sib200
 
 torchrun = shutil.which("torchrun") or shutil.which("torchrun", path=str(__import__("pathlib").Path(sys.executable).parent))
@@ -37,7 +37,7 @@ def _study(tmp_path, model, db, grad_accum: int):
     data = write_tiny_sib200(tmp_path / "sib", n=21)
     path = tmp_path / f"study{grad_accum}.yaml"
     train = dict(TRAIN, batch_size=4, grad_accum=grad_accum, dropout=0.0, max_steps=6, eval_every=3)
-    path.write_text(yaml.safe_dump({"name": "dp", "models": [str(model)], "seeds": [1], "db": str(db), "train": train,
+    path.write_text(yaml.safe_dump({"name": "dp", "models": [str(model)], "seeds": [1], "db": str(db), "train": train, "runtime": RUNTIME,
                                     "tasks": [{"name": "sib200", "data_dir": str(data), "languages": "available"}]}))
     return path
 

@@ -20,7 +20,8 @@ from xlt.cli.main import main
 from xlt.errors import XltError
 from xlt.store.db import Store
 from xlt.study.config import load_study
-from xlt.study.launch import LaunchOptions, StudyJob, Worker, launch, slurm_minutes, stage_leaders
+from xlt.study.claims import Worker, stage_leaders
+from xlt.study.launch import LaunchOptions, StudyJob, launch, slurm_minutes
 from xlt.study.runner import Runner
 
 from tests.store.pg import fresh_postgres_url
@@ -83,7 +84,10 @@ def test_a_study_on_postgresql_stores_what_sqlite_stores(study_and_reference):
 
 
 def _plan(*rows) -> list:
-    return [(SimpleNamespace(model="m", intermediate=inter), rid, st) for rid, inter, st in rows]
+    def key(inter):  # what RunSpec.stage_key gives: one checkpoint per model and condition here
+        return lambda: None if inter == "none" else ("m", inter)
+
+    return [(SimpleNamespace(model="m", intermediate=inter, stage_key=key(inter)), rid, st) for rid, inter, st in rows]
 
 
 def test_intermediate_groups_run_their_first_run_alone(tmp_path):

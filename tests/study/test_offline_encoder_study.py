@@ -17,7 +17,8 @@ def test_real_encoder_transfers_zero_shot(me5_cache, tmp_path):
         "seeds": [1],
         "cache_dir": str(me5_cache),
         "train": {"max_steps": 40, "batch_size": 32, "lr": 1e-4, "head_lr": 3e-3, "max_length": 32,
-                  "freeze_embeddings": True, "eval_every": 20, "progress": False},
+                  "freeze_embeddings": True, "eval_every": 20, "precision": "fp32"},
+        "runtime": {"progress": False},
     })
     store = Store(str(tmp_path / "r.sqlite"))
     assert Runner(study, store, progress=False).run()["ran"] == 1

@@ -11,11 +11,12 @@ import pytest
 import torch
 from sqlalchemy import select
 
-import xlt.study.runner as runner_mod
+import xlt.study.run as runner_mod
 from xlt.errors import ConfigError, DataError, XltError
 from xlt.store.db import Store, example_scores, runs, scores
 from xlt.study.config import parse_study
-from xlt.study.runner import Runner, TaskData, expand
+from xlt.study.data import TaskData
+from xlt.study.runner import Runner
 from xlt.tasks import base as task_base
 from xlt.tasks.sib200 import Sib200
 from xlt.training import loop
@@ -26,13 +27,14 @@ N = 28  # rows per split and language
 LANGS = [SOURCE, *TARGETS]  # eng_Latn, fra_Latn, rus_Cyrl (alphabetical, as `available` lists them)
 # enough for the tiny models to learn the keyword topics (English ~0.7-1.0; not constant predictions)
 TRAIN = {"max_steps": 12, "batch_size": 8, "lr": 5e-3, "head_lr": 5e-2, "pooling": "mean", "eval_every": 4,
-         "progress": False, "device": "cpu", "max_length": 32,
-         "threads": 1}  # one thread: tiny tensors, and OpenMP spin-waits crawl on a busy 2-core machine
+         "max_length": 32, "precision": "fp32"}
+# one thread: tiny tensors, and OpenMP spin-waits crawl on a busy 2-core machine
+RUNTIME = {"progress": False, "device": "cpu", "threads": 1}
 
 
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
-    """`train.threads` sets torch's process-wide thread count; give other tests theirs back."""
+    """`runtime.threads` sets torch's process-wide thread count; give other tests theirs back."""
     n = torch.get_num_threads()
     yield
     torch.set_num_threads(n)
@@ -43,13 +45,14 @@ def sib_dir(tmp_path_factory) -> Path:
     return write_tiny_sib200(tmp_path_factory.mktemp("sib"), n=N)
 
 
-def make_raw(model_dir, data_dir, seeds=(1, 2), name="tiny", languages="available", **train) -> dict:
+def make_raw(model_dir, data_dir, seeds=(1, 2), name="tiny", languages="available", runtime=None, **train) -> dict:
     return {
         "name": name,
         "models": [str(model_dir)],
         "tasks": [{"name": "sib200", "data_dir": str(data_dir), "languages": languages}],
         "seeds": list(seeds),
         "train": {**TRAIN, **train},
+        "runtime": {**RUNTIME, **(runtime or {})},
     }
 
 
@@ -76,7 +79,7 @@ class CountingFineTune:
         self.calls, self.interrupt_on, self.after_batches = 0, interrupt_on, after_batches
         self.batches_in_interrupted = 0
 
-    def __call__(self, model, train, cfg, seed, pad_id, device, loss_fn, dev_score):
+    def __call__(self, model, train, cfg, seed, pad_id, device, loss_fn, dev_score, runtime):
         self.calls += 1
         if self.calls == self.interrupt_on:
             inner = loss_fn
@@ -86,7 +89,7 @@ class CountingFineTune:
                 if self.batches_in_interrupted > self.after_batches:
                     raise KeyboardInterrupt
                 return inner(m, batch)
-        return loop.fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score)
+        return loop.fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score, runtime)
 
 
 # -- end to end -----------------------------------------------------------------------------------
@@ -176,9 +179,11 @@ def test_run_results_do_not_depend_on_earlier_runs(tiny_bert, sib_dir, tmp_path)
 
 # -- run ids ------------------------------------------------------------------------------------
 def _rid(raw: dict, seed_index: int = 0) -> str:
-    study = parse_study(raw)
-    langs = TaskData(study.tasks[0], progress=False).languages
-    return expand(study)[seed_index].run_id(Sib200.spec.version, langs)
+    return _specs(raw)[seed_index].run_id
+
+
+def _specs(raw: dict) -> list:
+    return Runner(parse_study(raw), Store("sqlite://"), progress=False).specs()
 
 
 def test_run_ids_are_deterministic(tiny_bert, sib_dir, tmp_path):
@@ -192,18 +197,17 @@ def test_run_ids_are_deterministic(tiny_bert, sib_dir, tmp_path):
     assert _rid(make_raw(tiny_bert, sib_dir, max_steps=7)) != rid
     assert _rid(make_raw(tiny_bert, sib_dir, languages=["fra_Latn"])) != rid
     assert _rid(make_raw(tiny_bert, tmp_path)) != rid  # another data directory
-    langs = TaskData(parse_study(base).tasks[0], progress=False).languages
-    assert expand(parse_study(base))[0].run_id("2.0", langs) != rid  # another task version
-    # speed/logging settings do not
-    for change in ({"progress": True}, {"device": "cuda"}, {"threads": 1}, {"eval_max_batch": 8},
+    assert dataclasses.replace(_specs(base)[0], task_version="2.0").run_id != rid  # another task version
+    assert _rid(make_raw(tiny_bert, sib_dir, precision="bf16")) != rid  # another precision
+    # runtime settings do not (no device is needed to compute an id)
+    for change in ({"progress": True}, {"device": "cuda"}, {"threads": 2}, {"eval_max_batch": 8},
                    {"eval_max_tokens": 100}, {"compile": True}):
-        assert _rid(make_raw(tiny_bert, sib_dir, **change)) == rid, change
+        assert _rid(make_raw(tiny_bert, sib_dir, runtime=change)) == rid, change
     # EPAR's settings change EPAR runs only, never the plain fine-tuning run beside them
-    epar = {"extra": {"epar": {"push_norm": 0.5}}}
-    assert _rid(make_raw(tiny_bert, sib_dir, **epar)) == rid
-    assert _rid(make_raw(tiny_bert, sib_dir, extra={"other": 1})) != rid  # unclaimed extra keys count
+    epar = {"epar": {"push_norm": 0.5}}
+    assert _rid(dict(base, method_settings=epar)) == rid
     with_epar = dict(base, methods=["epar"])
-    assert _rid(dict(with_epar, train=dict(base["train"], **epar))) != _rid(with_epar)
+    assert _rid(dict(with_epar, method_settings=epar)) != _rid(with_epar)
     # the ids the runner plans are these, all distinct
     plan = Runner(parse_study(base), Store(str(tmp_path / "r.sqlite")), progress=False).plan()
     assert [p[1] for p in plan] == [_rid(base, 0), _rid(base, 1)]

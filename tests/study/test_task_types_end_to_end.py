@@ -25,6 +25,7 @@ def _qa_file(path, lang_word: str, n: int):
 
 def _run(study_raw: dict, tmp_path) -> Store:
     store = Store(str(tmp_path / "r.sqlite"))
+    study_raw = {**study_raw, "runtime": {"threads": 1, "progress": False}}
     Runner(parse_study(study_raw), store, progress=False).run()
     return store
 
@@ -37,8 +38,7 @@ def test_qa_study_scores_em_and_f1_per_language(tiny_model, tmp_path):
     _qa_file(data / "xquad.de.json", "wirklich", 6)
     store = _run({"name": "qa", "models": [str(tiny_model)], "seeds": [1],
                   "tasks": [{"name": "xquad", "data_dir": str(data), "languages": ["de"]}],
-                  "train": {"max_steps": 6, "batch_size": 4, "lr": 1e-3, "max_length": 48, "threads": 1,
-                            "progress": False}}, tmp_path)
+                  "train": {"max_steps": 6, "batch_size": 4, "lr": 1e-3, "max_length": 48}}, tmp_path)
     rows = store.score_rows(study="qa")
     assert {(r["language"], r["metric"]) for r in rows} == {
         (l, m) for l in ("en", "de") for m in ("squad_f1", "squad_em")}
@@ -59,7 +59,7 @@ def test_qa_study_scores_em_and_f1_per_language(tiny_model, tmp_path):
 def test_retrieval_study_needs_no_training(tiny_model, tmp_path):
     store = _run({"name": "tat", "models": [str(tiny_model)], "seeds": [1],
                   "tasks": [{"name": "tatoeba", "data_dir": str(SHARED_DATA / "tatoeba"), "languages": ["jv", "te"]}],
-                  "train": {"max_length": 64, "threads": 1, "progress": False}}, tmp_path)
+                  "train": {"max_length": 64}}, tmp_path)
     rows = {r["language"]: r for r in store.score_rows(study="tat")}
     assert set(rows) == {"jv", "te"}  # English is the pivot, not an evaluation language
     assert rows["jv"]["n"] == 205 and rows["te"]["n"] == 234
@@ -87,7 +87,7 @@ def test_lareqa_study_exports_rankings_that_reproduce_map(tiny_model, tmp_path):
     data = _xquad_r(tmp_path / "lareqa", ["en", "de", "ar"])
     store = _run({"name": "lq", "models": [str(tiny_model)], "seeds": [1],
                   "tasks": [{"name": "lareqa", "data_dir": str(data), "languages": "available"}],
-                  "train": {"max_length": 48, "threads": 1, "progress": False}}, tmp_path)
+                  "train": {"max_length": 48}}, tmp_path)
     export(store, "lq", str(tiny_model), tmp_path / "sub")
     task = get_task("lareqa", str(data))
     for row in store.score_rows(study="lq"):
@@ -112,8 +112,7 @@ def test_tagging_studies_score_seqeval_f1(tiny_model, tmp_path):
     _link(ud / "en_ewt-ud-dev.conllu", shared_ud / "UD_English-EWT" / "en_ewt-ud-test.conllu")
     _link(ud / "en_ewt-ud-test.conllu", shared_ud / "UD_English-EWT" / "en_ewt-ud-test.conllu")
     _link(ud / "de_gsd-ud-test.conllu", shared_ud / "UD_German-GSD" / "de_gsd-ud-test.conllu")
-    train = {"max_steps": 4, "batch_size": 8, "lr": 1e-3, "max_length": 64, "max_train_examples": 64,
-             "threads": 1, "progress": False}
+    train = {"max_steps": 4, "batch_size": 8, "lr": 1e-3, "max_length": 64, "max_train_examples": 64}
     store = _run({"name": "tag", "models": [str(tiny_model)], "seeds": [1], "train": train, "tasks": [
         {"name": "udpos", "data_dir": str(ud), "languages": ["de"]},
         {"name": "masakhaner", "data_dir": str(SHARED_DATA / "masakhaner"), "languages": ["yor"]}]}, tmp_path)
@@ -152,7 +151,7 @@ def test_multiple_choice_study(tiny_model, tmp_path):
         (data / "en" / f"{split}.en.jsonl").write_text("\n".join(map(json.dumps, items)), encoding="utf-8")
     store = _run({"name": "mc", "models": [str(tiny_model)], "seeds": [1],
                   "tasks": [{"name": "xcopa", "data_dir": str(data), "languages": ["et"]}],
-                  "train": {"max_steps": 4, "batch_size": 4, "lr": 1e-3, "threads": 1, "progress": False}}, tmp_path)
+                  "train": {"max_steps": 4, "batch_size": 4, "lr": 1e-3}}, tmp_path)
     rows = {r["language"]: r for r in store.score_rows(study="mc")}
     assert rows["et"]["n"] == 500 and rows["et"]["metric"] == "accuracy"
     assert 0.0 <= rows["et"]["value"] <= 1.0

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from xlt.training.batching import IGNORE, Encoded, Ragged, collate, eval_batches
-from xlt.training.loop import TrainConfig, forward_rows
+from xlt.training.loop import forward_rows
+from xlt.training.settings import Runtime, TrainSettings
 
 
 def old_collate(data: Encoded, idx, pad_id: int) -> dict:
@@ -125,9 +126,9 @@ class _Echo(torch.nn.Module):
 
 def test_forward_rows_returns_rows_in_order_cut_to_their_length():
     enc = _cases()["single"]
-    cfg = TrainConfig(eval_max_tokens=64, eval_max_batch=8, progress=False)
+    rt = Runtime(eval_max_tokens=64, eval_max_batch=8, progress=False)
     assert len(list(eval_batches(enc.lengths, 64, 8))) > 3  # several sorted batches
     for data in (enc, _as_ragged(enc)):
-        out = forward_rows(_Echo(), data, cfg, pad_id=1, device=torch.device("cpu"))
+        out = forward_rows(_Echo(), data, pad_id=1, device=torch.device("cpu"), precision="fp32", runtime=rt)
         assert [o[:, 0].astype(int).tolist() for o in out] == enc.input_ids
         assert all(o[:, 1].all() for o in out)  # padding positions were dropped

@@ -8,7 +8,7 @@ from transformers import AutoModel
 from xlt.models.heads import SequenceClassifier
 from xlt.training import loop
 from xlt.training.batching import Encoded
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import Runtime, TrainSettings
 
 
 @pytest.fixture
@@ -19,8 +19,8 @@ def model(tiny_bert):
 
 def test_compile_wraps_once_and_leaves_the_weights_alone(model):
     keys = set(model.state_dict())
-    assert loop._compiled(model, TrainConfig()) is model  # off by default
-    cfg = TrainConfig(compile=True)
+    assert loop._compiled(model, Runtime()) is model  # off by default
+    cfg = Runtime(compile=True)
     first, again = loop._compiled(model, cfg), loop._compiled(model, cfg)
     assert first is again and first is not model and first._orig_mod is model
     assert set(model.state_dict()) == keys  # the wrapper is not registered as a submodule
@@ -40,8 +40,8 @@ def test_fine_tune_uses_a_fused_optimizer_on_cpu(model, monkeypatch):
     data = Encoded([rng.integers(5, 90, rng.integers(3, 9)).tolist() for _ in range(12)], None,
                    rng.integers(0, 3, 12))
     loss = lambda m, b: torch.nn.functional.cross_entropy(m(b["input_ids"], b["attention_mask"]), b["labels"])
-    res = loop.fine_tune(model, data, TrainConfig(max_steps=2, batch_size=4, progress=False, freeze_embeddings=True),
-                         1, 0, torch.device("cpu"), loss, lambda m: 0.5)
+    res = loop.fine_tune(model, data, TrainSettings(max_steps=2, batch_size=4, freeze_embeddings=True),
+                         1, 0, torch.device("cpu"), loss, lambda m: 0.5, Runtime(progress=False))
     assert made == [True] and res.steps == 2 and res.examples_seen == 8
     assert not model.encoder.get_input_embeddings().weight.requires_grad
 

@@ -39,31 +39,39 @@ REGISTRY: dict[str, Method] = {
 METHODS = tuple(REGISTRY)
 
 
-def validate_settings(methods, extra: dict, where: Callable[..., str] = lambda *key: "train.extra") -> None:
-    """Check `train.extra.<settings>` of every method settings key (present or used); ConfigError on
-    the first bad one. `where(*key)` locates a key below train.extra (file:line in a study file)."""
+def parse_method_settings(methods, raw: dict, where: Callable[..., str] = lambda *key: "method_settings") -> dict:
+    """`method_settings:` -> {settings key: typed settings}, defaults filled for every method in use;
+    ConfigError on the first bad key or value. `where(*key)` locates a key (file:line in a study file)."""
     from xlt.methods import epar
 
     for m in methods:
         if m not in REGISTRY:
             raise ConfigError(f"{where()}: unknown method {m!r} (valid: {', '.join(METHODS)})")
-    if "epar" in (extra or {}):
-        epar.parse_settings(extra["epar"], lambda *key: where("epar", *key))
+    for key in raw:
+        if key not in {m.settings for m in REGISTRY.values() if m.settings}:
+            raise ConfigError(f"{where(str(key))}: no method has settings {key!r} (valid: epar)")
+    used = {REGISTRY[m].settings for m in methods if REGISTRY[m].settings} | set(raw)
+    return {"epar": epar.parse_settings(raw.get("epar"), lambda *key: where("epar", *key))} if "epar" in used else {}
 
 
-def make_loss(method: str, kind, model, train, cfg, special_ids=()):
+def settings_for(method: str, parsed: dict):
+    """The typed settings a run of `method` trains with (None for methods without settings)."""
+    key = REGISTRY[method].settings
+    return parsed.get(key) if key else None
+
+
+def make_loss(method: str, kind, model, train, settings=None, special_ids=()):
     """The `loss_fn(model, batch)` a run of `method` trains with (built after the head, before training).
 
-    `train` is the encoded English training set (EPAR reads its token ids), `cfg` the TrainConfig,
-    `special_ids` the tokenizer's special token ids (never pushed)."""
+    `train` is the encoded English training set (EPAR reads its token ids), `settings` the method's
+    typed settings, `special_ids` the tokenizer's special token ids (never pushed)."""
     if method not in REGISTRY:
         raise ConfigError(f"unknown method {method!r} (valid: {', '.join(METHODS)})")
     if method == "finetune":
         return kind.loss
     from xlt.methods import epar
 
-    settings = epar.parse_settings((cfg.extra or {}).get("epar"))
-    return epar.make(method, kind, model, train, settings, special_ids)
+    return epar.make(method, kind, model, train, settings or epar.EparSettings(), special_ids)
 
 
-__all__ = ["METHODS", "REGISTRY", "Method", "make_loss", "validate_settings"]
+__all__ = ["METHODS", "REGISTRY", "Method", "make_loss", "parse_method_settings", "settings_for"]

@@ -9,7 +9,9 @@
     seeds: [1, 2, 3]
     methods: [finetune]
     intermediate: [none]
-    train: {epochs: 3, lr: 2e-5, batch_size: 32}
+    train: {epochs: 3, lr: 2e-5, batch_size: 32}       # what decides the numbers (the run's identity)
+    method_settings: {epar: {push_norm: 0.25}}         # typed settings of the methods in use
+    runtime: {device: auto, threads: 0}                # how it runs (never part of a run's identity)
 
 Every mistake (unknown key, wrong type, unknown task/model) is reported with file and line.
 """
@@ -25,9 +27,9 @@ from typing import Any
 import yaml
 
 from xlt.errors import ConfigError
-from xlt.methods import METHODS, validate_settings  # the method registry names the valid methods
+from xlt.methods import METHODS, parse_method_settings  # the method registry names the valid methods
 from xlt.methods.intermediate import parse_conditions
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import POOLING, PRECISION, Runtime, TrainSettings
 
 # intermediate conditions (xlt.methods.intermediate.conditions): none, or kind:task, or a mapping with settings
 INTERMEDIATE = ("none", "text:<task>", "multimodal:<task>", "multimodal-shuffled:<task>")
@@ -49,13 +51,16 @@ class StudyConfig:
     methods: list[str] = field(default_factory=lambda: ["finetune"])
     intermediate: list[str] = field(default_factory=lambda: ["none"])  # condition labels (run ids, DB)
     intermediate_setup: dict = field(default_factory=dict)  # label -> Condition (its settings); parsed, not a key
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    method_settings: dict = field(default_factory=dict)  # settings key (e.g. "epar") -> typed settings object
+    runtime: Runtime = field(default_factory=Runtime)
     db: str = "xlt-results/results.sqlite"
     cache_dir: str | None = None  # converted models; default ~/.cache/xlt
 
 
 _TOP = {f.name for f in dataclasses.fields(StudyConfig)} - {"intermediate_setup"}
-_TRAIN = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TRAIN = {f.name: f for f in dataclasses.fields(TrainSettings)}
+_RUNTIME = {f.name: f for f in dataclasses.fields(Runtime)}
 
 
 class _Where:
@@ -93,8 +98,8 @@ def _as_list(value, key: str, where: str) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _coerce(value, f: dataclasses.Field, where: str):
-    """Check/convert a train.* value to its declared type (YAML reads 2e-5 as a string)."""
+def _coerce(value, f: dataclasses.Field, where: str, section: str = "train"):
+    """Check/convert a settings value to its declared type (YAML reads 2e-5 as a string)."""
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     try:
         if kind == "bool":
@@ -111,12 +116,8 @@ def _coerce(value, f: dataclasses.Field, where: str):
             return float(value)
         if kind == "str":
             return str(value)
-        if kind == "dict":
-            if not isinstance(value, dict):
-                raise ValueError
-            return value
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: train.{f.name} must be {kind}, got {value!r}") from None
+        raise ConfigError(f"{where}: {section}.{f.name} must be {kind}, got {value!r}") from None
     return value
 
 
@@ -130,14 +131,8 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
     for required in ("name", "models", "tasks"):
         if required not in raw:
             raise ConfigError(f"{path}: missing required key {required!r}")
-    train_raw = raw.get("train") or {}
-    if not isinstance(train_raw, dict):
-        raise ConfigError(f"{where('train')}: 'train' must be a mapping of training settings")
-    train = {}
-    for key, value in train_raw.items():
-        if key not in _TRAIN:
-            raise _unknown_key(str(key), _TRAIN, where("train", str(key)))
-        train[key] = _coerce(value, _TRAIN[key], where("train", str(key)))
+    train = _section(raw, "train", _TRAIN, where)
+    runtime = _section(raw, "runtime", _RUNTIME, where)
     tasks = [_task_entry(t, where("tasks")) for t in _as_list(raw["tasks"], "tasks", where("tasks"))]
     seeds = _as_list(raw.get("seeds", [1]), "seeds", where("seeds"))
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
@@ -152,19 +147,44 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
         methods=[str(m) for m in _as_list(raw.get("methods", ["finetune"]), "methods", where("methods"))],
         intermediate=list(conditions),
         intermediate_setup=conditions,
-        train=TrainConfig(**train),
+        train=TrainSettings(**train),
+        runtime=Runtime(**runtime),
         db=str(raw.get("db") or "xlt-results/results.sqlite"),
         cache_dir=raw.get("cache_dir"),
     )
     for m in cfg.methods:
         if m not in METHODS:
             raise ConfigError(f"{where('methods')}: unknown method {m!r} (valid: {', '.join(METHODS)})")
-    validate_settings(cfg.methods, cfg.train.extra, lambda *key: where("train", "extra", *key))
-    if cfg.train.pooling not in ("auto", "cls", "mean"):
+    raw_methods = raw.get("method_settings") or {}
+    if not isinstance(raw_methods, dict):
+        raise ConfigError(f"{where('method_settings')}: 'method_settings' must be a mapping (e.g. epar: {{...}})")
+    cfg.method_settings = parse_method_settings(cfg.methods, raw_methods, lambda *key: where("method_settings", *key))
+    if cfg.train.pooling not in POOLING:
         raise ConfigError(f"{where('train', 'pooling')}: train.pooling must be auto, cls or mean")
-    if cfg.train.precision not in ("auto", "fp32", "bf16"):
+    if cfg.train.precision not in PRECISION:
         raise ConfigError(f"{where('train', 'precision')}: train.precision must be auto, fp32 or bf16")
     return cfg
+
+
+def _section(raw: dict, name: str, fields: dict, where: _Where) -> dict:
+    """The typed values of a settings section (`train:` or `runtime:`); a key of the other section
+    gets a pointer to where it belongs."""
+    section = raw.get(name) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where(name)}: {name!r} must be a mapping of settings")
+    other = {"train": ("runtime", _RUNTIME), "runtime": ("train", _TRAIN)}[name]
+    out = {}
+    for key, value in section.items():
+        if key == "extra" and name == "train":
+            raise ConfigError(f"{where(name, 'extra')}: train.extra is gone: write method settings under "
+                              "method_settings: (e.g. method_settings: {epar: {push_norm: 0.25}})")
+        if key not in fields:
+            if key in other[1]:
+                raise ConfigError(f"{where(name, str(key))}: {name}.{key} belongs under {other[0]}: "
+                                  f"({other[0]}.{key})")
+            raise _unknown_key(str(key), fields, where(name, str(key)))
+        out[key] = _coerce(value, fields[key], where(name, str(key)), name)
+    return out
 
 
 def _task_entry(item, where: str) -> TaskEntry:

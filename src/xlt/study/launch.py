@@ -4,205 +4,33 @@
     xlt study s.yaml --launcher local --workers 2                  # submitit LocalExecutor (what tests use)
     xlt study s.yaml --launcher slurm --partition gpu --gpus-per-job 1 --max-parallel 16 --time 8:00:00
 
-Every worker runs the same loop (`Worker.work`): read the claims in the results DB, claim a run that no
-live worker holds (one locked transaction, see `Store.claim_run`), run it while a thread refreshes the
-claim's heartbeat, store it, repeat. A claim is dead when its process is gone (same host) or its
-heartbeat is older than `lease_s` (other hosts); anyone may then take the run over and redo it.
-Scores are keyed by run + language + split + metric and a finished run is rewritten, never appended,
-so a duplicated or retried job cannot double a row.
+Every worker is a `Runner` with its own `Worker` (`xlt.study.claims`): the workers coordinate only
+through the claims in the results database, so this module only fans them out and waits.
 
 Preemption: a Slurm (or local) job gets SIGUSR2; `StudyJob.checkpoint` gives its run back
 (status `interrupted`) and submitit requeues the job, which skips finished runs and restarts the
 unfinished one from scratch (training does not resume mid-run).
 
-Dependencies: runs with the same `dependency_key` (same model and intermediate condition other than
-`none`) share one intermediate checkpoint. The first pending run of such a group runs alone; the
-others wait until one of the group is done, so the checkpoint is trained once. The Slurm launcher
-submits these group leaders as a pre-stage array and the rest with `--dependency=afterany:<pre-stage>`
-(the local launcher waits for the pre-stage instead).
+Dependencies: the first run of every intermediate-checkpoint group (`claims.stage_leaders`) goes
+first: the Slurm launcher submits these leaders as a pre-stage array and the rest with
+`--dependency=afterany:<pre-stage>` (the local launcher waits for the pre-stage instead).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-import secrets
-import socket
-import threading
 import time
-from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import submitit
 
 from xlt.errors import XltError
 from xlt.store.db import Store, normalize_url
-
-log = logging.getLogger("xlt")
-
-PlanRow = tuple  # (RunSpec, run_id, status) as Runner.plan() returns
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    try:  # a killed process nobody has reaped yet is a zombie: dead
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def dependency_key(run) -> tuple | None:
-    """Runs sharing this key reuse one intermediate-task checkpoint (None: no dependency)."""
-    return None if run.intermediate == "none" else (run.model, run.intermediate)
-
-
-def stage_leaders(plan: list[PlanRow]) -> list[str]:
-    """The first unfinished run of every dependency group that has no finished run yet."""
-    done = {dependency_key(r) for r, _, st in plan if st == "done"}
-    leaders: dict[tuple, str] = {}
-    for run, rid, st in plan:
-        key = dependency_key(run)
-        if key is not None and key not in done and st != "done":
-            leaders.setdefault(key, rid)
-    return list(leaders.values())
-
-
-@dataclass
-class Worker:
-    """One claimant of runs in a shared results database."""
-
-    store: Store
-    since: float = field(default_factory=time.time)  # runs that failed after this are not retried
-    lease_s: float = 180.0  # a claim from another host without a heartbeat for this long is dead
-    heartbeat_s: float = 30.0
-    poll_s: float = 5.0  # how often to look again while other workers hold the remaining runs
-    wait: bool = True  # wait for runs held by others (and redo them if their worker dies); False: exit
-    id: str = field(default_factory=worker_id)
-    current: str | None = None
-    preempted: bool = False  # set by `release`: claim nothing more
-
-    def live(self, row: dict) -> bool:
-        """Is the worker holding this row alive (same host: its process exists; else: fresh heartbeat)?"""
-        if row["status"] != "running" or not row["worker"]:
-            return False
-        if row["worker"] == self.id:
-            return True
-        host, _, rest = row["worker"].partition(":")
-        pid = rest.partition(":")[0]
-        fresh = (row["heartbeat"] or 0.0) > time.time() - self.lease_s
-        if host == socket.gethostname() and pid.isdigit():
-            # a worker object of this very process that has ended held it when it died
-            return fresh and int(pid) != os.getpid() and _pid_alive(int(pid))
-        return fresh
-
-    def claimable(self, row: dict) -> bool:
-        if row["status"] == "done":
-            return False
-        if row["status"] == "failed":  # failed in this launch: not retried until the next one
-            return (row["heartbeat"] or 0.0) < self.since
-        return row["worker"] == self.id or not self.live(row)
-
-    def claim(self, run_id: str, info: dict) -> bool:
-        self.current = run_id  # before the claim commits: a preemption in between still gives it back
-        if self.store.claim_run(run_id, info, self.id, self.claimable):
-            return True
-        self.current = None
-        return False
-
-    @contextmanager
-    def holding(self, run_id: str):
-        """Keep the claim on `run_id` fresh while the body runs."""
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(self.heartbeat_s):
-                try:
-                    if not self.store.heartbeat(run_id, self.id):
-                        log.warning("worker %s lost its claim on run %s (taken over)", self.id, run_id)
-                        return
-                except Exception as exc:  # a DB hiccup: the next beat tries again
-                    log.warning("heartbeat of run %s failed: %s", run_id, exc)
-
-        thread = threading.Thread(target=beat, name=f"xlt-heartbeat-{run_id}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-            self.current = None
-
-    def release(self, timeout_s: float = 10.0) -> None:
-        """Give the current run back (called from a preemption signal handler).
-
-        In a thread with a timeout: the interrupted main thread may hold the SQLite write lock, and
-        a dead process's claim is taken over anyway.
-        """
-        self.preempted, rid = True, self.current
-        if rid is None:
-            return
-        released: list[bool] = []
-        thread = threading.Thread(target=lambda: released.append(self.store.release_run(rid, self.id)),
-                                  daemon=True)
-        thread.start()
-        thread.join(timeout_s)
-        if released and released[0]:
-            log.warning("worker %s gave run %s back (preempted)", self.id, rid)
-
-    def work(self, plan: list[PlanRow], execute: Callable, only: set[str] | None = None) -> int:
-        """Claim and `execute(run, run_id, worker)` runs until none is left to this worker.
-
-        `execute` returns False when another worker claimed the run first. Returns how many ran here.
-        """
-        pending = {rid: run for run, rid, st in plan if st != "done" and (only is None or rid in only)}
-        keys = {rid: dependency_key(run) for run, rid, _ in plan}
-        unlocked = {keys[rid] for _, rid, st in plan if st == "done"}
-        ran = 0
-        while pending and not self.preempted:  # preempted: the job is being requeued
-            ready, waiting = self._triage(pending, keys, unlocked, self.store.claims())
-            for rid in ready:
-                if self.preempted:
-                    break
-                ran += bool(execute(pending[rid], rid, self))
-            if not ready:
-                if not (waiting and self.wait):
-                    break
-                time.sleep(self.poll_s)
-        return ran
-
-    def _triage(self, pending: dict, keys: dict, unlocked: set, claims: dict) -> tuple[list[str], bool]:
-        """(runs to try now, whether others hold or block some of the rest); drops finished runs."""
-        for rid in list(pending):
-            row = claims.get(rid)
-            if row is not None and row["status"] == "done":
-                unlocked.add(keys[rid])
-                del pending[rid]
-            elif row is not None and row["status"] == "failed" and not self.claimable(row):
-                del pending[rid]
-        ready, waiting, leaders = [], False, set()
-        for rid in pending:
-            key, row = keys[rid], claims.get(rid)
-            if key is not None and key not in unlocked:
-                if key in leaders:  # its group's checkpoint is being made by an earlier run
-                    waiting = True
-                    continue
-                leaders.add(key)
-            if row is not None and not self.claimable(row):
-                waiting = True
-                continue
-            ready.append(rid)
-        return ready, waiting
+from xlt.study.claims import PlanRow, Worker, stage_leaders
+from xlt.study.runner import Runner
 
 
 class StudyJob(submitit.helpers.Checkpointable):
@@ -215,18 +43,15 @@ class StudyJob(submitit.helpers.Checkpointable):
         self._worker: Worker | None = None
 
     def __call__(self) -> dict:
-        import torch
-
-        from xlt.study.runner import Runner
-
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-        if self.threads and not self.study.train.threads:
-            torch.set_num_threads(self.threads)  # N workers on one machine share its cores
+        study = self.study
+        if self.threads and not study.runtime.threads:  # N workers on one machine share its cores
+            study = dataclasses.replace(study, runtime=dataclasses.replace(study.runtime, threads=self.threads))
         store = Store(self.db)
         self._worker = Worker(store, since=self.since, wait=self.wait, lease_s=self.lease_s,
                               heartbeat_s=self.heartbeat_s, poll_s=1.0)
         only = set(self.only) if self.only is not None else None
-        return Runner(self.study, store, progress=False).run(self._worker, only=only)
+        return Runner(study, store, progress=False).run(self._worker, only=only)
 
     def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
         if self._worker is not None:

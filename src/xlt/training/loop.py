@@ -3,7 +3,7 @@
 Run it through a study (the loop itself has no CLI):
 
     # CPU (laptop):            xlt study my_study.yaml
-    # one GPU (bf16 autocast): xlt study my_study.yaml train.device=cuda
+    # one GPU (bf16 autocast): xlt study my_study.yaml runtime.device=cuda
     # quick check of a change: xlt study my_study.yaml train.max_steps=20 seeds=[1]
     # several GPUs (data parallel, see xlt.training.distributed):
     #   accelerate launch --multi_gpu --num_processes 4 -m xlt.cli.main study my_study.yaml
@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,33 +28,7 @@ from tqdm.auto import tqdm
 
 from xlt.training import distributed
 from xlt.training.batching import Encoded, collate, eval_batches, train_batches
-
-
-@dataclass
-class TrainConfig:
-    epochs: float = 3.0
-    max_steps: int = 0  # > 0 caps optimizer steps (overrides epochs)
-    batch_size: int = 32  # examples per forward pass
-    grad_accum: int = 1  # forward passes per optimizer step
-    lr: float = 2e-5
-    head_lr: float = 0.0  # 0 = same as lr; a faster head helps short runs
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    max_length: int = 128  # tokens, truncation only (padding is per batch)
-    max_train_examples: int = 0  # > 0 subsamples English train (deterministic per seed)
-    eval_every: int = 0  # optimizer steps between dev evaluations; 0 = end of each epoch
-    eval_max_tokens: int = 16384  # token budget per evaluation batch
-    eval_max_batch: int = 256
-    pooling: str = "auto"  # auto = what the model was pretrained for (cls / mean)
-    dropout: float = 0.1
-    freeze_embeddings: bool = False  # freeze the word-embedding table (250k rows on XLM-R vocab)
-    compile: bool = False  # torch.compile the model (dynamic shapes); pays off on long GPU runs
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto (bf16 on GPUs that support it) | fp32 | bf16
-    threads: int = 0  # torch CPU threads; 0 = torch default
-    progress: bool = True
-    extra: dict = field(default_factory=dict)  # method-specific settings, recorded with the run
+from xlt.training.settings import Runtime, TrainSettings
 
 
 @dataclass
@@ -88,7 +62,7 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
 
-def _param_groups(model: nn.Module, cfg: TrainConfig):
+def _param_groups(model: nn.Module, cfg: TrainSettings):
     decay, no_decay, head = [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -109,9 +83,9 @@ def _batch_to(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def fine_tune(model: nn.Module, train: Encoded, cfg: TrainConfig, seed: int, pad_id: int,
+def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, pad_id: int,
               device: torch.device, loss_fn: Callable[[nn.Module, dict], torch.Tensor],
-              dev_score: Callable[[nn.Module], float]) -> TrainResult:
+              dev_score: Callable[[nn.Module], float], runtime: Runtime = Runtime()) -> TrainResult:
     """Train `model` in place; on return it holds the weights that scored best on English dev.
 
     `loss_fn(model, batch)` is the task type's loss (methods such as EPAR wrap it);
@@ -129,7 +103,7 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainConfig, seed: int, pad
     # fused: one kernel over all tensors (CPU too since torch 2.4; the default per-tensor loop is
     # ~1.5x slower on CPU and foreach ~4x slower there)
     opt = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, fused=device.type in ("cuda", "cpu"))
-    step_model = _compiled(model, cfg)
+    step_model = _compiled(model, runtime)
     warmup = int(cfg.warmup_ratio * total)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
@@ -137,7 +111,7 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainConfig, seed: int, pad
     lengths = train.lengths
     best = (-math.inf, 0, None)
     history, step, seen, t0 = [], 0, 0, time.perf_counter()
-    bar = tqdm(total=total, desc="fine-tune", unit="step", disable=not cfg.progress, leave=False)
+    bar = tqdm(total=total, desc="fine-tune", unit="step", disable=not runtime.progress, leave=False)
 
     def batches():
         while True:  # epochs until `total` optimizer steps are done
@@ -178,10 +152,10 @@ def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
 
 
-def _compiled(model: nn.Module, cfg: TrainConfig) -> nn.Module:
-    """What to call: the model, or with `cfg.compile` its torch.compile'd wrapper (made once per model;
+def _compiled(model: nn.Module, runtime: Runtime) -> nn.Module:
+    """What to call: the model, or with `runtime.compile` its torch.compile'd wrapper (made once per model;
     dynamic shapes because every batch has its own width)."""
-    if not cfg.compile:
+    if not runtime.compile:
         return model
     compiled = model.__dict__.get("_xlt_compiled")
     if compiled is None:
@@ -191,26 +165,26 @@ def _compiled(model: nn.Module, cfg: TrainConfig) -> nn.Module:
 
 
 @torch.inference_mode()
-def forward_rows(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int, device: torch.device,
-                 desc: str = "evaluate") -> list[np.ndarray]:
+def forward_rows(model: nn.Module, data: Encoded, pad_id: int, device: torch.device, *, precision: str,
+                 runtime: Runtime = Runtime(), desc: str = "evaluate") -> list[np.ndarray]:
     """Model outputs per row, in the original row order; batches are length-sorted for speed.
 
     Token-level outputs are cut to the row's own length (padding dropped). On a GPU the outputs stay
     on the device until `_SYNC_EVERY` batches are pending, so the host never waits for each batch.
     """
     model.eval()
-    call = _compiled(model, cfg)
+    call = _compiled(model, runtime)
     out: list = [None] * len(data)
     lengths = data.lengths  # tokens per row (choice rows: ndim-2 outputs, never cut)
-    batches = list(eval_batches(lengths, cfg.eval_max_tokens, cfg.eval_max_batch))
+    batches = list(eval_batches(lengths, runtime.eval_max_tokens, runtime.eval_max_batch))
     batches = batches[distributed.rank()::distributed.world_size()]  # dealt round-robin to ranks
     # only large evaluations get a bar (dev checks during training would flood the terminal)
-    show = cfg.progress and len(data) >= 2000
+    show = runtime.progress and len(data) >= 2000
     pending: list[tuple[np.ndarray, torch.Tensor]] = []
     for idx in tqdm(batches, desc=desc, unit="batch", disable=not show, leave=False):
         batch = _batch_to(collate(data, idx, pad_id), device)
         batch.pop("labels")
-        with autocast(device, cfg.precision):
+        with autocast(device, precision):
             pending.append((idx, call(**batch).float()))
         if device.type == "cpu" or len(pending) >= _SYNC_EVERY:
             _unload(pending, out, lengths)

@@ -9,12 +9,12 @@ import pytest
 
 from xlt.errors import ConfigError, DataError
 from xlt.methods.intermediate import condition_from_label, parse_conditions
-from xlt.methods.intermediate.conditions import stage_train_config
+from xlt.methods.intermediate.conditions import stage_settings
 from xlt.methods.intermediate.data import MULTIMODAL_TASKS
 from xlt.study.config import load_study, parse_study
 from xlt.tasks import get_task
 from xlt.tasks.digits import WORDS, digits, pairs
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import Runtime, TrainSettings
 
 FOUR = ["none", "text:digits-nli", "multimodal:digits-ve", "multimodal-shuffled:digits-ve"]
 
@@ -41,9 +41,9 @@ def test_stage_settings_are_shared_by_all_conditions_and_change_the_labels():
     assert mm.stage == shuffled.stage == {"steps": 40, "lr": 3e-4, "fusion": "late"}
     assert labels[2].split("@")[1] == labels[3].split("@")[1]  # same settings, same digest
     # unset stage settings come from the study's train section
-    cfg = stage_train_config(mm, TrainConfig(lr=1e-5, batch_size=16, max_steps=7, max_train_examples=50))
+    cfg = stage_settings(mm, TrainSettings(lr=1e-5, batch_size=16, max_steps=7, max_train_examples=50))
     assert (cfg.max_steps, cfg.lr, cfg.batch_size, cfg.max_train_examples) == (40, 3e-4, 16, 0)
-    assert stage_train_config(condition_from_label("text:digits-nli"), TrainConfig(max_steps=7)).max_steps == 7
+    assert stage_settings(condition_from_label("text:digits-nli"), TrainSettings(max_steps=7)).max_steps == 7
     # a different value of a stage setting is a different condition, hence a different run id
     other = parse_conditions([{"condition": "multimodal:digits-ve", "steps": 41}], "s.yaml:3")
     assert list(other)[0] != labels[2]

@@ -21,11 +21,11 @@ from xlt.models import registry
 from xlt.store.db import Store, runs, scores
 from xlt.study.config import parse_study
 from xlt.study.runner import Runner
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import Runtime, TrainSettings
 
 # a few steps of 8 pairs: enough to move every weight; dev checked once, at the end
-TRAIN = TrainConfig(max_steps=4, batch_size=8, lr=5e-3, head_lr=5e-2, max_length=32, pooling="mean",
-                    device="cpu", progress=False, threads=1)
+TRAIN = TrainSettings(max_steps=4, batch_size=8, lr=5e-3, head_lr=5e-2, max_length=32, pooling="mean")
+RUNTIME = {"device": "cpu", "progress": False, "threads": 1}
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +88,7 @@ def _condition(entry):
                                    {"condition": "multimodal:digits-ve", "fusion": "late"}])
 def test_stage_changes_the_encoder_and_keeps_only_its_weights(tiny, tmp_path, entry):
     ref, tok = tiny
-    cfg = TrainConfig(**{**TRAIN.__dict__, "freeze_embeddings": True})
+    cfg = TrainSettings(**{**TRAIN.__dict__, "freeze_embeddings": True})
     encoder = checkpoint.load_encoder(_condition(entry), ref, tok, cfg, 1, tmp_path)
     before, after = _pretrained(ref), encoder.state_dict()
     assert set(after) == set(before)  # a plain encoder: no head, no projection, no vision parts
@@ -113,10 +113,10 @@ def test_checkpoint_is_reused_and_a_corrupt_one_retrained(tiny, tmp_path, monkey
     monkeypatch.setattr(stage, "train_stage", lambda *a, **k: calls.append(1) or real(*a, **k))
     first = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path).state_dict()
     (folder,) = checkpoint.cache_root(tmp_path).iterdir()
-    second = checkpoint.load_encoder(cond, ref, tok, TRAIN, 2, tmp_path).state_dict()  # other target seed
+    second = checkpoint.load_encoder(cond, ref, tok, TRAIN, cond.stage_seed(2), tmp_path).state_dict()  # other target seed
     assert len(calls) == 1 and all(torch.equal(first[k], second[k]) for k in first)
     # another stage setting is another checkpoint
-    checkpoint.load_encoder(cond, ref, tok, TrainConfig(**{**TRAIN.__dict__, "lr": 1e-3}), 1, tmp_path)
+    checkpoint.load_encoder(cond, ref, tok, TrainSettings(**{**TRAIN.__dict__, "lr": 1e-3}), 1, tmp_path)
     assert len(calls) == 2 and len(list((tmp_path / "intermediate").iterdir())) == 2
     # flip bytes in the middle of the weights: detected by the content hash, retrained with a warning
     weights = folder / "encoder.safetensors"
@@ -138,7 +138,7 @@ def test_per_seed_policy_trains_one_checkpoint_per_target_seed(tiny, tmp_path):
     ref, tok = tiny
     cond = _condition({"condition": "text:digits-nli", "per_seed": True})
     a = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path).state_dict()
-    b = checkpoint.load_encoder(cond, ref, tok, TRAIN, 2, tmp_path).state_dict()
+    b = checkpoint.load_encoder(cond, ref, tok, TRAIN, cond.stage_seed(2), tmp_path).state_dict()
     assert len(list((tmp_path / "intermediate").iterdir())) == 2
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
@@ -236,7 +236,7 @@ def test_study_with_all_four_conditions(tiny_bert, tmp_path, monkeypatch):
     raw = {"name": "inter", "models": [str(tiny_bert)], "seeds": [1, 2], "cache_dir": str(tmp_path / "cache"),
            "tasks": [{"name": "sib200", "data_dir": str(sib), "languages": "available"}],
            "intermediate": ["none", "text:digits-nli", "multimodal:digits-ve", "multimodal-shuffled:digits-ve"],
-           "train": {k: v for k, v in TRAIN.__dict__.items() if k != "extra"}}
+           "train": dict(TRAIN.__dict__), "runtime": RUNTIME}
     store = Store(str(tmp_path / "r.sqlite"))
     summary = Runner(parse_study(raw), store, progress=False).run()
     assert summary == {"runs": 8, "skipped": 0, "ran": 8}
@@ -264,7 +264,7 @@ def test_retrieval_runs_embed_with_the_intermediate_encoder(tiny_bert, tmp_path,
     raw = {"name": "tat", "models": [str(tiny_bert)], "seeds": [1], "cache_dir": str(tmp_path / "cache"),
            "tasks": [{"name": "tatoeba", "data_dir": str(tmp_path), "languages": ["fr"]}],
            "intermediate": ["none", "text:digits-nli"],
-           "train": {k: v for k, v in TRAIN.__dict__.items() if k != "extra"}}
+           "train": dict(TRAIN.__dict__), "runtime": RUNTIME}
     store = Store(str(tmp_path / "r.sqlite"))
     Runner(parse_study(raw), store, progress=False).run()
     assert loaded == ["text:digits-nli"]

@@ -19,15 +19,18 @@ from __future__ import annotations
 from xlt.methods.intermediate.conditions import Condition, condition_from_label, parse_conditions
 
 
-def encoder_for_run(study, run, ref, tokenizer, progress: bool = True):
-    """The encoder `run` starts from: pretrained for `none`, else after its intermediate stage."""
+def encoder_for_run(cond: Condition | None, run, ref, tokenizer, cache_dir=None, runtime=None):
+    """The encoder `run` starts from: pretrained for `none`, else after its intermediate stage
+    (`cond`: the study's parsed condition for `run.intermediate`; None: parse the label)."""
     from xlt.methods.intermediate import checkpoint
     from xlt.models import registry
+    from xlt.training.settings import Runtime
 
-    cond = getattr(study, "intermediate_setup", {}).get(run.intermediate) or condition_from_label(run.intermediate)
+    cond = cond or condition_from_label(run.intermediate)
     if cond.kind == "none":
         return registry.load_encoder(ref)
-    return checkpoint.load_encoder(cond, ref, tokenizer, run.train, run.seed, study.cache_dir, progress)
+    return checkpoint.load_encoder(cond, ref, tokenizer, run.train, cond.stage_seed(run.seed), cache_dir,
+                                 runtime or Runtime())
 
 
 __all__ = ["Condition", "condition_from_label", "encoder_for_run", "parse_conditions"]

@@ -8,7 +8,7 @@ trains one checkpoint per target seed instead (stage variance included, S stages
 Layout: `<cache>/intermediate/<key>/encoder.safetensors` + `meta.json` (`<cache>` = the study's
 `cache_dir`, else $XLT_CACHE, else ~/.cache/xlt/models). The key hashes the model (name/location +
 revision), the condition, the task's version and a size fingerprint of its local files, the
-resolved stage TrainConfig and the stage seed. Only the encoder's trained parameters are stored
+resolved stage TrainSettings and the stage seed. Only the encoder's trained parameters are stored
 (frozen word embeddings are taken from the pretrained model again). A checkpoint is written into a
 temporary folder and renamed into place with its meta.json (holding the weights' sha256) already
 there; a folder whose meta is missing or whose hash does not match is retrained with a warning.
@@ -32,13 +32,13 @@ import numpy as np
 import torch
 
 from xlt.errors import XltError
-from xlt.methods.intermediate.conditions import Condition, stage_train_config
+from xlt.methods.intermediate.conditions import Condition, stage_settings
 from xlt.models import registry
-from xlt.training.loop import TrainConfig, seed_everything
+from xlt.training.loop import seed_everything
+from xlt.training.settings import Runtime, TrainSettings
 
 log = logging.getLogger("xlt")
 FORMAT = 1  # bump when the stage's training changes in a way the key does not capture
-_SPEED_ONLY = {"progress", "device", "threads", "eval_max_tokens", "eval_max_batch", "extra"}
 _VERIFIED: dict[str, tuple] = {}  # path -> (size, mtime_ns) already hashed in this process
 
 
@@ -47,11 +47,7 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(base).expanduser() / "intermediate"
 
 
-def stage_seed(cond: Condition, run_seed: int) -> int:
-    return run_seed if cond.setting("per_seed") else cond.setting("seed")
-
-
-def checkpoint_key(cond: Condition, ref, cfg: TrainConfig, seed: int) -> dict:
+def checkpoint_key(cond: Condition, ref, cfg: TrainSettings, seed: int) -> dict:
     """Everything that determines the intermediate checkpoint's weights."""
     return {
         "format": FORMAT, "model": ref.name if ref.name in registry.PRESETS else ref.location,
@@ -59,15 +55,15 @@ def checkpoint_key(cond: Condition, ref, cfg: TrainConfig, seed: int) -> dict:
         "task_version": _task_version(cond), "data": cond.data,
         "files": {k: _fingerprint(v) for k, v in sorted(cond.data.items())},  # a hub vision_model: "absent"
         "stage": cond.stage, "seed": seed,
-        "train": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _SPEED_ONLY},
+        "train": dataclasses.asdict(cfg),  # the stage's settings: all of them decide its weights
     }
 
 
-def load_encoder(cond: Condition, ref, tokenizer, train: TrainConfig, run_seed: int,
-                 cache_dir: str | Path | None = None, progress: bool = True):
-    """The pretrained encoder with the condition's intermediate weights (trained first if not cached)."""
-    cfg = dataclasses.replace(stage_train_config(cond, train), progress=train.progress and progress)
-    seed = stage_seed(cond, run_seed)
+def load_encoder(cond: Condition, ref, tokenizer, train: TrainSettings, seed: int,
+                 cache_dir: str | Path | None = None, runtime: Runtime = Runtime()):
+    """The pretrained encoder with the condition's intermediate weights (trained first if not cached);
+    `train` is the run's settings, `seed` the stage's (`Condition.stage_seed`)."""
+    cfg = stage_settings(cond, train)
     key = checkpoint_key(cond, ref, cfg, seed)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
     dest = cache_root(cache_dir) / digest
@@ -75,7 +71,7 @@ def load_encoder(cond: Condition, ref, tokenizer, train: TrainConfig, run_seed: 
     if problem:
         if dest.exists():
             log.warning("intermediate checkpoint %s is unusable (%s): training it again", dest, problem)
-        _train_and_store(cond, ref, tokenizer, cfg, seed, key, dest)
+        _train_and_store(cond, ref, tokenizer, cfg, seed, key, dest, runtime)
     else:
         log.info("intermediate %s: cached checkpoint %s", cond.label, dest)
     encoder = registry.load_encoder(ref)
@@ -107,7 +103,8 @@ def _problem(dest: Path, key: dict) -> str:
     return ""
 
 
-def _train_and_store(cond: Condition, ref, tokenizer, cfg: TrainConfig, seed: int, key: dict, dest: Path) -> None:
+def _train_and_store(cond: Condition, ref, tokenizer, cfg: TrainSettings, seed: int, key: dict, dest: Path,
+                     runtime: Runtime) -> None:
     from safetensors.torch import save_file
 
     from xlt.methods.intermediate.stage import train_stage
@@ -119,7 +116,7 @@ def _train_and_store(cond: Condition, ref, tokenizer, cfg: TrainConfig, seed: in
         seed_everything(seed)
         encoder = registry.load_encoder(ref)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        result = train_stage(cond, encoder, ref, tokenizer, cfg, seed, pad_id)
+        result = train_stage(cond, encoder, ref, tokenizer, cfg, seed, pad_id, runtime)
     state = {n: p.detach().cpu().contiguous() for n, p in encoder.named_parameters() if p.requires_grad}
     seconds = time.perf_counter() - t0
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.errors import ConfigError, XltError
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import TrainSettings
 
 KINDS = ("text", "multimodal", "multimodal-shuffled")
 MULTIMODAL_KINDS = ("multimodal", "multimodal-shuffled")
@@ -76,9 +76,15 @@ class Condition:
         """A stage setting as given, else its default (None: take it from the study's `train:`)."""
         return self.stage.get(name, STAGE_DEFAULTS.get(name))
 
+    def stage_seed(self, run_seed: int) -> int | None:
+        """The seed of the stage a run with `run_seed` starts from (None: no stage)."""
+        if self.kind == "none":
+            return None
+        return run_seed if self.setting("per_seed") else self.setting("seed")
 
-def stage_train_config(cond: Condition, train: TrainConfig) -> TrainConfig:
-    """The stage's TrainConfig: the study's `train:` with the stage settings applied.
+
+def stage_settings(cond: Condition, train: TrainSettings) -> TrainSettings:
+    """The stage's TrainSettings: the study's `train:` with the stage settings applied.
 
     The stage selects on its own task's English dev set (evaluated every epoch, or at the end when
     `steps` is shorter than an epoch); `max_train_examples` applies to the target task only.

@@ -21,22 +21,23 @@ from xlt.methods.intermediate.data import MULTIMODAL_TASKS, ImageTextExample
 from xlt.methods.intermediate.fusion import ImageTextClassifier
 from xlt.methods.intermediate.vision import encode_images, read_features
 from xlt.training.batching import Encoded, collate, eval_batches
-from xlt.training.loop import TrainConfig, TrainResult, autocast, fine_tune, forward_rows, pick_device
+from xlt.training.loop import TrainResult, autocast, fine_tune, forward_rows, pick_device
+from xlt.training.settings import Runtime, TrainSettings
 
 log = logging.getLogger("xlt")
 
 
-def train_stage(cond: Condition, encoder: nn.Module, ref, tokenizer, cfg: TrainConfig, seed: int,
-                pad_id: int) -> TrainResult:
+def train_stage(cond: Condition, encoder: nn.Module, ref, tokenizer, cfg: TrainSettings, seed: int,
+                pad_id: int, runtime: Runtime = Runtime()) -> TrainResult:
     """Train `encoder` in place on the condition's intermediate task; returns the loop's result."""
-    device = pick_device(cfg.device)
+    device = pick_device(runtime.device)
     pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
     setup = _multimodal if cond.multimodal else _text
-    model, train, loss_fn, dev_score = setup(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device)
-    return fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score)
+    model, train, loss_fn, dev_score = setup(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device)
+    return fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score, runtime)
 
 
-def _text(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device):
+def _text(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device):
     from xlt.tasks import get_task
     from xlt.training.kinds import kind_for
 
@@ -49,17 +50,17 @@ def _text(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device):
     model = kind.build(encoder, len(names), pooling, cfg.dropout)
 
     def dev_score(m) -> float:
-        preds = kind.decode(dev, forward_rows(m, dev, cfg, pad_id, device, "dev"), names, dev_ex)
+        preds = kind.decode(dev, forward_rows(m, dev, pad_id, device, precision=cfg.precision, runtime=runtime, desc="dev"), names, dev_ex)
         return kind.score(preds, dev_ex, src).values[kind.main_metric]
 
     return model, train, kind.loss, dev_score
 
 
-def _multimodal(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device):
+def _multimodal(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device):
     task = MULTIMODAL_TASKS[cond.task](cond.data)
     train_ex, dev_ex = task.load("train"), task.load("dev")
     ids = list(dict.fromkeys(ex.image for ex in train_ex + dev_ex))
-    table = image_table(task, cond, ids, device, cfg.progress)
+    table = image_table(task, cond, ids, device, runtime.progress)
     row = {image: r for r, image in enumerate(ids)}
     train_rows = np.array([row[ex.image] for ex in train_ex])
     seen = table[np.unique(train_rows)]  # standardise each feature with the training images only
@@ -75,7 +76,7 @@ def _multimodal(cond, encoder, ref, tokenizer, cfg, pooling, pad_id, device):
     model = ImageTextClassifier(encoder, torch.from_numpy(table), len(l2i), fusion=cond.setting("fusion"),
                                 prefix_tokens=cond.setting("prefix_tokens"), insert_at=insert_at,
                                 pooling=pooling, dropout=cfg.dropout)
-    return model, train, image_text_loss, lambda m: accuracy(m, dev, cfg, pad_id, device)
+    return model, train, image_text_loss, lambda m: accuracy(m, dev, cfg.precision, runtime, pad_id, device)
 
 
 def image_table(task, cond: Condition, ids: list[str], device, progress: bool) -> np.ndarray:
@@ -111,12 +112,13 @@ def image_text_loss(model: nn.Module, batch: dict) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def accuracy(model: nn.Module, data: Encoded, cfg: TrainConfig, pad_id: int, device: torch.device) -> float:
+def accuracy(model: nn.Module, data: Encoded, precision: str, runtime: Runtime, pad_id: int,
+             device: torch.device) -> float:
     model.eval()
     correct = 0
-    for idx in eval_batches(data.lengths, cfg.eval_max_tokens, cfg.eval_max_batch):
+    for idx in eval_batches(data.lengths, runtime.eval_max_tokens, runtime.eval_max_batch):
         batch = {k: v.to(device) for k, v in collate(data, idx, pad_id).items()}
-        with autocast(device, cfg.precision):
+        with autocast(device, precision):
             logits = model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"),
                            batch["labels"][:, 1])
         correct += int((logits.argmax(-1) == batch["labels"][:, 0]).sum())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from xlt.errors import XltError
 from xlt.tasks.spec import TaskType
-from xlt.training.kinds.base import Scores, TaskKind
+from xlt.training.kinds.base import EvalData, LanguageResult, Scores, TaskKind
 from xlt.training.kinds.choice import ChoiceKind
 from xlt.training.kinds.classification import ClassificationKind
 from xlt.training.kinds.qa import QAKind
@@ -31,4 +31,4 @@ def kind_for(spec) -> TaskKind:
     return cls(spec)
 
 
-__all__ = ["Scores", "TaskKind", "kind_for"]
+__all__ = ["EvalData", "LanguageResult", "Scores", "TaskKind", "kind_for"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,31 @@ class Scores:
 
     values: dict[str, float]
     per_example: dict[str, list]
+
+
+@dataclass
+class LanguageResult:
+    """One evaluation language's scores and its JSON-storable predictions (what `xlt export` writes)."""
+
+    language: str
+    scores: Scores
+    predictions: object
+    n: int  # test examples (queries for retrieval)
+
+
+@dataclass
+class EvalData:
+    """What `TaskKind.evaluate` reads: the run layer's view of a task's evaluation side."""
+
+    languages: list[str]
+    test: dict[str, list]  # language -> test examples
+    label_names: list[str]
+    encode: Callable[[list], Encoded]  # examples (or plain texts, for retrieval) -> token ids
+    candidates: Callable[[str], list]  # retrieval: language -> candidate pool
+    progress: bool = True
+
+
+Predict = Callable[[Encoded, str], list]  # (token ids, progress label) -> model output per row
 
 
 class TaskKind(ABC):
@@ -63,3 +89,20 @@ class TaskKind(ABC):
     @property
     def main_metric(self) -> str:
         return self.spec.main_metric
+
+    def pooling(self, requested: str, pretrained: str) -> str:
+        """The sentence pooling of the head: `auto` is what the model was pretrained for."""
+        return pretrained if requested == "auto" else requested
+
+    def evaluate(self, predict: Predict, data: EvalData) -> list[LanguageResult]:
+        """Every evaluation language in one length-sorted pass over all their test rows."""
+        flat = [ex for lang in data.languages for ex in data.test[lang]]
+        encoded = data.encode(flat)
+        preds = self.decode(encoded, predict(encoded, "test"), data.label_names, flat)
+        out, start = [], 0
+        for lang in data.languages:
+            examples = data.test[lang]
+            mine, start = preds[start:start + len(examples)], start + len(examples)
+            out.append(LanguageResult(lang, self.score(mine, examples, lang), self.serialize(mine, examples),
+                                      len(examples)))
+        return out

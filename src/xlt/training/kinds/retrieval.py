@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tqdm.auto import tqdm
+
 from xlt.models.heads import Embedder
 from xlt.training.batching import Encoded
-from xlt.training.kinds.base import Scores, TaskKind
+from xlt.training.kinds.base import EvalData, LanguageResult, Predict, Scores, TaskKind
 
 
 class RetrievalKind(TaskKind):
@@ -22,8 +24,32 @@ class RetrievalKind(TaskKind):
     def label_names(self, train_examples: list) -> list[str]:
         return []
 
+    def pooling(self, requested: str, pretrained: str) -> str:
+        return "mean" if requested == "auto" else requested  # the XTREME retrieval baseline pools
+
     def build(self, encoder, n_labels, pooling, dropout):
-        return Embedder(encoder, "mean" if pooling == "auto" else pooling)
+        return Embedder(encoder, self.pooling(pooling, "mean"))
+
+    def evaluate(self, predict: Predict, data: EvalData) -> list[LanguageResult]:
+        """Rank each language's queries against its candidate pool. Every distinct text is embedded
+        once per run: a pool shared by all languages (LAReQA) or a side repeated across them."""
+        memo: dict[str, np.ndarray] = {}
+
+        def embed(texts: list[str]) -> np.ndarray:
+            new = [t for t in dict.fromkeys(texts) if t not in memo]
+            if new:
+                encoded = data.encode(new)
+                memo.update(zip(new, self.decode(encoded, predict(encoded, "embed"), [], new)))
+            return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+        out = []
+        for lang in tqdm(data.languages, desc=f"retrieve {self.spec.name}", unit="lang", leave=False,
+                         disable=not data.progress):
+            queries, candidates = data.test[lang], data.candidates(lang)
+            scores, ranked = self.score_ranking(embed([q.query for q in queries]),
+                                                embed([c.text for c in candidates]), queries, candidates)
+            out.append(LanguageResult(lang, scores, ranked, len(queries)))
+        return out
 
     def encode(self, texts, tokenizer, label2id, max_length, prefix=""):
         """Here `texts` are plain strings (queries or candidates)."""

@@ -1,0 +1,78 @@
+"""A task entry's examples as a run reads them: English train/dev and each evaluation language's test."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from tqdm.auto import tqdm
+
+from xlt.errors import XltError
+from xlt.study.config import TaskEntry
+from xlt.tasks import get_task
+from xlt.tasks.base import labels_of
+from xlt.training.kinds import kind_for
+
+
+class TaskData:
+    """One task entry's splits, read once per process and shared by every run of the entry."""
+
+    def __init__(self, entry: TaskEntry, progress: bool = True):
+        self.entry, self.progress = entry, progress
+        self.task = get_task(entry.name, entry.data_dir)
+        self.spec = self.task.spec
+
+    @cached_property
+    def languages(self) -> list[str]:
+        spec, langs = self.spec, self.entry.languages
+        if langs == "all":
+            chosen = list(spec.languages)
+        elif langs == "available":
+            chosen = self.task.available_languages("test")
+        else:
+            valid = set(spec.languages) | {spec.source_language}
+            bad = [l for l in langs if l not in valid]
+            if bad:
+                raise XltError(f"task {spec.name}: unknown language(s) {bad} (valid: {', '.join(sorted(valid))})")
+            chosen = list(dict.fromkeys(langs))  # a language listed twice is evaluated once
+        if spec.source_language in spec.languages and spec.source_language not in chosen:
+            chosen.insert(0, spec.source_language)  # English test is the reference for the gap
+        return chosen
+
+    @cached_property
+    def splits(self) -> dict:
+        src = self.spec.source_language
+        if self.kind.trains:
+            train, dev = self.task.load("train", src), self.task.load("dev", src)
+        else:  # retrieval: evaluated without task training
+            train, dev = [], []
+        langs = tqdm(self.languages, desc=f"load {self.spec.name}", leave=False, unit="lang",
+                     disable=not self.progress)
+        test = {lang: self.task.load("test", lang) for lang in langs}
+        return {"train": train, "dev": dev, "test": test}
+
+    @cached_property
+    def kind(self):
+        return kind_for(self.spec)
+
+    @cached_property
+    def label_names(self) -> list[str]:
+        """The head's label vocabulary; every dev/test label must be in it (checked once here)."""
+        labels = self.kind.label_names(self.splits["train"])
+        known = set(labels)
+        if not known:
+            return labels
+        for lang, exs in [("dev", self.splits["dev"])] + list(self.splits["test"].items()):
+            for ex in exs:
+                for label in labels_of(ex):
+                    if label is not None and label not in known:
+                        raise XltError(f"{ex.origin}: label {label!r} ({lang}) does not occur in train "
+                                       f"(train labels: {sorted(known)})")
+        return labels
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {l: i for i, l in enumerate(self.label_names)}
+
+    def candidates(self, lang: str) -> list:
+        """Retrieval: the candidate pool `lang`'s queries are ranked against."""
+        return self.task.load_candidates(lang)

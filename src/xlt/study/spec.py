@@ -1,0 +1,55 @@
+"""One run of a study as one typed object: what it computes, and its identity.
+
+`RunSpec` holds everything that decides a run's numbers — model, task entry with its resolved
+languages and task version, seed, method with its typed settings, intermediate condition, and the
+training settings with `precision` resolved to what this hardware runs — and nothing else. Its hash
+is the run id (the results DB key); the intermediate checkpoint a run starts from is keyed by the
+parts of the same object (`stage_key`), so no cache can disagree with the run id about what counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+from xlt.study.config import TaskEntry
+from xlt.training.settings import TrainSettings
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    study: str
+    model: str
+    task: TaskEntry
+    languages: tuple[str, ...]  # resolved (`available` re-runs when files are added)
+    task_version: str
+    seed: int
+    method: str
+    method_settings: object | None  # the method's typed settings (None: it has none)
+    intermediate: str  # condition label; a label with settings carries their digest
+    stage_seed: int | None  # seed of the intermediate stage (None: no stage)
+    train: TrainSettings  # precision resolved (bf16 | fp32)
+
+    def identity(self) -> dict:
+        task = dict(dataclasses.asdict(self.task), languages=list(self.languages))
+        settings = dataclasses.asdict(self.method_settings) if self.method_settings is not None else None
+        return {
+            "model": self.model, "task": task, "task_version": self.task_version, "seed": self.seed,
+            "method": self.method, "method_settings": settings, "intermediate": self.intermediate,
+            "stage_seed": self.stage_seed, "train": dataclasses.asdict(self.train),
+        }
+
+    @cached_property
+    def run_id(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def stage_key(self) -> tuple | None:
+        """Runs with equal keys start from one intermediate checkpoint (None: no intermediate stage).
+        The stage sees the model, the condition, the training settings and its own seed."""
+        if self.intermediate == "none":
+            return None
+        return (self.model, self.intermediate, self.stage_seed, self.train)
