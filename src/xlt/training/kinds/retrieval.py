@@ -18,6 +18,7 @@ from xlt.training.kinds.base import Scores, TaskKind
 
 class RetrievalKind(TaskKind):
     trains = False
+    predicts = "scores"
 
     def label_names(self, train_examples: list) -> list[str]:
         return []
