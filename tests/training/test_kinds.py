@@ -114,7 +114,7 @@ def test_classification_and_choice_report_every_metric_of_the_spec():
     s = kind.score(preds, exs, "en")
     assert s.values == {"accuracy": METRICS["accuracy"](refs, preds), "macro_f1": METRICS["macro_f1"](refs, preds)}
     assert s.values["accuracy"] == pytest.approx(4 / 6)
-    assert s.values["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 2 / 3) / 3)  # a: 2/3, b: 0.8, c: 2/3
+    assert s.values["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)  # F1 per class = 2tp / (2tp + fp + fn)
     assert s.per_example["accuracy"] == [1, 0, 1, 1, 1, 0]  # 0/1 per example, as bootstrap resamples
     assert s.per_example["macro_f1"] == [list(p) for p in zip(refs, preds)]
     choice = kind_for(_spec(TaskType.MULTIPLE_CHOICE, metrics=("macro_f1", "accuracy")))
