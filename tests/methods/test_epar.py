@@ -15,7 +15,6 @@ from xlt.errors import ConfigError, XltError
 from xlt.methods import METHODS, REGISTRY, make_loss, parse_method_settings, settings_for
 from xlt.methods import epar
 from xlt.methods.settings import EparSettings
-from xlt.models.heads import SequenceClassifier
 from xlt.store.db import Store
 from xlt.study.config import parse_study
 from xlt.study.runner import Runner
@@ -191,7 +190,8 @@ def _examples(kind):
 
 def _setup(tiny_model, kind, **kw):
     labels, exs = _examples(kind)
-    kind = kind_for(_spec(kind, labels, {TaskType.TAGGING: ("f1",), TaskType.QA: ("squad_f1",)}.get(kind, ("accuracy",))))
+    metrics = {TaskType.TAGGING: ("f1",), TaskType.QA: ("squad_f1",)}.get(kind, ("accuracy",))
+    kind = kind_for(_spec(kind, labels, metrics))
     tok = AutoTokenizer.from_pretrained(tiny_model)
     torch.manual_seed(0)
     model = kind.build(AutoModel.from_pretrained(tiny_model, **kw), len(labels), "mean", 0.0)

@@ -140,8 +140,8 @@ def test_tagging_and_qa_metrics_come_from_the_registry():
 
 
 @pytest.mark.parametrize("kind,metrics,main,msg", [
-    (TaskType.CLASSIFICATION, ("accuracy", "macro_f2"), "accuracy", r"task t: unknown metric 'macro_f2' "
-                                                                     r"\(valid for its predictions: accuracy, macro_f1\)"),
+    (TaskType.CLASSIFICATION, ("accuracy", "macro_f2"), "accuracy",
+     r"task t: unknown metric 'macro_f2' \(valid for its predictions: accuracy, macro_f1\)"),
     (TaskType.CLASSIFICATION, ("f1",), "f1", r"metric 'f1' scores tags, but this task predicts labels"),
     (TaskType.TAGGING, ("f1", "squad_em"), "f1", r"'squad_em' scores answers, but this task predicts tags"),
     (TaskType.RETRIEVAL, ("map@10",), "map@10", r"unknown metric 'map@10'"),
