@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -11,16 +12,15 @@ from transformers import AutoModel, AutoTokenizer
 from tests.conftest import SHARED_DATA
 from tests.sib_fixture import write_tiny_sib200
 from xlt.errors import ConfigError, XltError
-from xlt.methods import METHODS, make_loss, parse_method_settings
+from xlt.methods import METHODS, REGISTRY, make_loss, parse_method_settings, settings_for
 from xlt.methods import epar
-from xlt.models.heads import SequenceClassifier
+from xlt.methods.settings import EparSettings
 from xlt.store.db import Store
 from xlt.study.config import parse_study
 from xlt.study.runner import Runner
 from xlt.tasks.base import Answer, ChoiceExample, Example, QAExample, TaggingExample
 from xlt.tasks.spec import TaskSpec, TaskType
 from xlt.training.batching import IGNORE, collate
-from xlt.training.settings import Runtime, TrainSettings
 from xlt.training.kinds import kind_for
 
 ABLATIONS = ["epar-no-push", "epar-no-pull", "epar-no-robust", "epar-random-push"]
@@ -118,18 +118,40 @@ def test_robust_targets_are_distributions_and_one_hot_at_full_gold_weight():
     assert float(epar.soft_cross_entropy(logits, one, gold)) == pytest.approx(float(ce), rel=1e-6)
 
 
+def _epar_settings(raw):
+    return parse_method_settings(["epar"], {"epar": raw})["epar"]
+
+
 def test_settings_are_validated_with_clear_errors():
-    assert epar.parse_settings({"push_norm": "0.5", "pull_on": "hidden"}) == epar.EparSettings(push_norm=0.5,
-                                                                                              pull_on="hidden")
+    assert _epar_settings({"push_norm": "0.5", "pull_on": "hidden"}) == EparSettings(push_norm=0.5, pull_on="hidden")
     bad = [({"push_nrom": 1}, "did you mean 'push_norm'"), ({"w_pull": "lots"}, "must be a number"),
            ({"gold_weight": 1.5}, "between 0 and 1"), ({"noise_norm": -1}, ">= 0"), ({"w_virtual": True}, "number"),
            ({"pull_on": "keys"}, "attention, hidden, both"), ([1, 2], "must be a mapping")]
     for raw, msg in bad:
         with pytest.raises(ConfigError, match=msg):
-            epar.parse_settings(raw)
+            _epar_settings(raw)
     with pytest.raises(ConfigError, match="unknown method 'epar-fast'"):
         parse_method_settings(["epar-fast"], {})
+    with pytest.raises(ConfigError, match="no method has settings 'eparr'; did you mean 'epar'"):
+        parse_method_settings(["epar"], {"eparr": {}})
+    with pytest.raises(ConfigError, match="method_settings must be a mapping"):
+        parse_method_settings(["epar"], [1])
     assert set(METHODS) == {"finetune", "epar", *ABLATIONS}
+
+
+def test_settings_are_typed_defaulted_and_shared_by_the_ablations():
+    where = lambda *key: "s.yaml:" + ".".join(key)  # noqa: E731
+    assert parse_method_settings(["finetune"], None, where) == {}  # nothing to fill for plain fine-tuning
+    parsed = parse_method_settings(["finetune", "epar-no-pull"], None, where)
+    assert parsed == {"epar": EparSettings()}  # defaults for a method in use
+    parsed = parse_method_settings(["finetune", *ABLATIONS], {"epar": {"w_pull": 2}}, where)
+    assert settings_for("finetune", parsed) is None
+    assert all(settings_for(m, parsed) == EparSettings(w_pull=2.0) for m in ABLATIONS)
+    assert all(REGISTRY[m].settings_type is EparSettings and REGISTRY[m].settings_key == "epar" for m in ABLATIONS)
+    with pytest.raises(ConfigError, match=r"^s\.yaml:epar\.gold_weight: method_settings\.epar\.gold_weight must be"):
+        parse_method_settings(["epar"], {"epar": {"gold_weight": 2}}, where)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed["epar"].w_pull = 3.0
 
 
 def test_study_file_errors_name_the_line(tmp_path):
@@ -168,7 +190,8 @@ def _examples(kind):
 
 def _setup(tiny_model, kind, **kw):
     labels, exs = _examples(kind)
-    kind = kind_for(_spec(kind, labels, ("f1",) if kind is TaskType.TAGGING else ("accuracy",)))
+    metrics = {TaskType.TAGGING: ("f1",), TaskType.QA: ("squad_f1",)}.get(kind, ("accuracy",))
+    kind = kind_for(_spec(kind, labels, metrics))
     tok = AutoTokenizer.from_pretrained(tiny_model)
     torch.manual_seed(0)
     model = kind.build(AutoModel.from_pretrained(tiny_model, **kw), len(labels), "mean", 0.0)
@@ -182,7 +205,7 @@ KINDS = [TaskType.CLASSIFICATION, TaskType.MULTIPLE_CHOICE, TaskType.TAGGING, Ta
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.value)
 def test_epar_task_term_is_the_task_loss_and_the_total_decreases(tiny_xlmr, kind):
     kind, model, enc, batch, tok = _setup(tiny_xlmr, kind)
-    loss = make_loss("epar", kind, model, enc, None, tok.all_special_ids)
+    loss = make_loss("epar", kind, model, enc, EparSettings(), tok.all_special_ids)
     model.eval()  # no dropout: the task term must equal the task type's own loss
     with torch.no_grad():
         total = loss(model, batch)
@@ -202,7 +225,7 @@ def test_epar_task_term_is_the_task_loss_and_the_total_decreases(tiny_xlmr, kind
 
 def test_virtual_pass_without_push_or_noise_has_zero_pull(tiny_bert):
     kind, model, enc, batch, tok = _setup(tiny_bert, TaskType.CLASSIFICATION)
-    still = epar.EparSettings(push_norm=0.0, noise_norm=0.0, pull_on="both")
+    still = EparSettings(push_norm=0.0, noise_norm=0.0, pull_on="both")
     loss = epar.EparLoss(kind, model, enc, still, special_ids=tok.all_special_ids)
     model.eval()
     with torch.no_grad():
@@ -221,6 +244,58 @@ def test_virtual_pass_without_push_or_noise_has_zero_pull(tiny_bert):
     moved = (pushed.virtual_embeddings(model, batch) - emb).norm(dim=-1) > 0
     special = torch.isin(batch["input_ids"], torch.tensor(tok.all_special_ids))
     assert torch.equal(moved, batch["attention_mask"].bool() & ~special)
+
+
+# what each method name must switch off, in EparLoss's terms
+SWITCHES = {
+    "epar": {"push": True, "pull": True, "robust": True, "direction": "centroid"},
+    "epar-no-push": {"push": False, "pull": True, "robust": True, "direction": "centroid"},
+    "epar-no-pull": {"push": True, "pull": False, "robust": True, "direction": "centroid"},
+    "epar-no-robust": {"push": True, "pull": True, "robust": False, "direction": "centroid"},
+    "epar-random-push": {"push": True, "pull": True, "robust": True, "direction": "random"},
+}
+
+
+def test_every_epar_name_builds_its_own_variant_through_make_loss(tiny_bert):
+    kind, model, enc, batch, tok = _setup(tiny_bert, TaskType.CLASSIFICATION)
+    model.eval()  # no dropout, and no noise below: the virtual input is exactly the push
+    settings = EparSettings(push_norm=1.0, noise_norm=0.0, pull_on="both")
+    with torch.no_grad():
+        emb = model.encoder.get_input_embeddings()(batch["input_ids"])
+    got = {}
+    for name in SWITCHES:
+        torch.manual_seed(0)  # the random direction is drawn when the loss is built
+        loss = make_loss(name, kind, model, enc, settings, tok.all_special_ids)
+        assert loss.variant == SWITCHES[name], name
+        model.zero_grad()
+        loss(model, batch).backward()
+        grad = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        with torch.no_grad():
+            push = loss.virtual_embeddings(model, batch) - emb
+        got[name] = ({k: float(v) for k, v in loss.last.items()}, grad, push)
+    (full, _, push), rows = got["epar"], batch["attention_mask"].bool()
+    rows &= ~torch.isin(batch["input_ids"], torch.tensor(tok.all_special_ids))
+    assert full["pull"] > 1e-4 and float(push[rows].norm(dim=-1).min()) > 0
+    # no push: the virtual input is the original one, so there is nothing to pull back
+    terms, _, moved = got["epar-no-push"]
+    assert float(moved.abs().max()) == 0.0 and terms["pull"] == pytest.approx(0.0, abs=1e-7)
+    # random push: the same length at every token, orthogonal to EPAR's direction
+    _, _, rand = got["epar-random-push"]
+    assert torch.allclose(rand[rows].norm(dim=-1), push[rows].norm(dim=-1), rtol=1e-4)
+    assert float((rand[rows] * push[rows]).sum(-1).abs().max()) < 1e-4 * float(push[rows].norm(dim=-1).max()) ** 2
+    # no pull: same task and virtual terms as EPAR, no pull in the total
+    terms = got["epar-no-pull"][0]
+    assert terms["virtual"] == pytest.approx(full["virtual"], rel=1e-6) and terms["pull"] == 0.0
+    assert terms["total"] == pytest.approx(terms["task"] + terms["virtual"], rel=1e-6)
+    # no robust targets: same virtual input (same pull), but the virtual term is CE against the gold label
+    terms = got["epar-no-robust"][0]
+    assert terms["pull"] == pytest.approx(full["pull"], rel=1e-6)
+    assert abs(terms["virtual"] - full["virtual"]) > 1e-4
+    # and every variant trains the model differently
+    names = list(SWITCHES)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not torch.allclose(got[a][1], got[b][1], rtol=1e-4, atol=1e-7), (a, b)
 
 
 def test_recomputed_attention_matches_the_models_own_probabilities(tiny_model):
@@ -248,12 +323,10 @@ def test_attention_pull_needs_bert_style_attention():
             pass
 
 
-def test_unsupported_task_type_is_refused(tiny_bert):
-    class Other:
-        pass
-
-    with pytest.raises(XltError, match="does not support Other"):
-        epar.distributions(Other(), torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
+def test_unsupported_task_type_is_refused():
+    spec = _spec(TaskType.RETRIEVAL, metrics=("map@20",))
+    with pytest.raises(XltError, match="EPAR does not support RetrievalKind tasks"):
+        make_loss("epar", kind_for(spec), None, None, EparSettings())
 
 
 # --- tiny studies -------------------------------------------------------------------------------
@@ -273,9 +346,9 @@ def test_study_runs_finetune_epar_and_every_ablation(tiny_bert, tmp_path):
     assert Runner(study, store, progress=False).run() == {"runs": 6, "skipped": 0, "ran": 6}
     runs = store.runs(study="ep")
     assert sorted(r["method"] for r in runs) == sorted(methods) and all(r["status"] == "done" for r in runs)
-    own = {r["method"]: r["config"]["run"]["method_settings"] for r in runs}
-    assert all(own[m]["push_norm"] == 0.3 for m in methods if m != "finetune")
-    assert own["finetune"] is None  # EPAR's settings are not part of the plain run's identity
+    recorded = {r["method"]: json.dumps(r["config"]["run"]) for r in runs}  # what the run id hashes
+    assert all('"push_norm": 0.3' in recorded[m] for m in methods if m != "finetune")
+    assert "push_norm" not in recorded["finetune"]  # EPAR's settings are not part of the plain run's identity
     accuracy = {}
     for r in store.score_rows(study="ep"):
         accuracy.setdefault(r["method"], {})[r["language"]] = r["value"]

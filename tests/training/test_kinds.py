@@ -98,3 +98,68 @@ def test_qa_windows_cover_long_contexts_and_decode_the_best_span(tok):
             out[s, 0] = out[e, 1] = 10.0
         outputs.append(out)
     assert ad.decode(enc, outputs, [], [ex]) == ["Paris"]
+
+
+# --- metrics: every kind scores the spec's metrics through xlt.metrics.METRICS ------------------
+
+
+def test_classification_and_choice_report_every_metric_of_the_spec():
+    from xlt.metrics import METRICS
+    from xlt.tasks.base import Example
+
+    kind = kind_for(_spec(TaskType.CLASSIFICATION, ("a", "b", "c"), ("accuracy", "macro_f1")))
+    exs = [Example(f"s{i}", l) for i, l in enumerate("aabbcc")]
+    preds = list("abbbca")
+    refs = [ex.label for ex in exs]
+    s = kind.score(preds, exs, "en")
+    assert s.values == {"accuracy": METRICS["accuracy"](refs, preds), "macro_f1": METRICS["macro_f1"](refs, preds)}
+    assert s.values["accuracy"] == pytest.approx(4 / 6)
+    assert s.values["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)  # F1 per class = 2tp / (2tp + fp + fn)
+    assert s.per_example["accuracy"] == [1, 0, 1, 1, 1, 0]  # 0/1 per example, as bootstrap resamples
+    assert s.per_example["macro_f1"] == [list(p) for p in zip(refs, preds)]
+    choice = kind_for(_spec(TaskType.MULTIPLE_CHOICE, metrics=("macro_f1", "accuracy")))
+    cex = [ChoiceExample("p", ("x", "y"), label, "cause") for label in (0, 1, 1, 0)]
+    s = choice.score([0, 1, 0, 0], cex, "en")
+    assert s.values == {"macro_f1": METRICS["macro_f1"]([0, 1, 1, 0], [0, 1, 0, 0]), "accuracy": 0.75}
+    assert kind_for(_spec(TaskType.CLASSIFICATION, ("a", "b"))).score(["a", "b"], exs[:2], "en").values == \
+        {"accuracy": 0.5}  # only what the spec lists
+
+
+def test_tagging_and_qa_metrics_come_from_the_registry():
+    udpos = kind_for(_spec(TaskType.TAGGING, ("B-PER", "B-LOC", "O"), ("f1", "accuracy")))
+    exs = [TaggingExample(("Ana", "x"), ("B-PER", "O")), TaggingExample(("y",), ("O",))]
+    s = udpos.score([["B-PER", "O"], ["B-LOC"]], exs, "en")
+    assert s.values == {"f1": pytest.approx(2 / 3), "accuracy": pytest.approx(2 / 3)}  # token accuracy for tagging
+    assert s.per_example == {"f1": [[1, 1, 1], [0, 1, 0]], "accuracy": [[2, 2], [0, 1]]}
+    mlqa = kind_for(_spec(TaskType.QA, metrics=("mlqa_f1", "mlqa_em")))
+    squad = kind_for(_spec(TaskType.QA, metrics=("squad_f1", "squad_em")))
+    qex = [QAExample("1", "q", "北京大学", (Answer("北京", 0),)), QAExample("2", "q", "上海", (Answer("上海", 0),))]
+    assert squad.score(["北京大学", None], qex, "zh").values == {"squad_f1": 0.0, "squad_em": 0.0}
+    s = mlqa.score(["北京大学", None], qex, "zh")  # MLQA splits Chinese into characters for the answer language
+    assert s.values["mlqa_f1"] == pytest.approx(1 / 3) and s.per_example["mlqa_em"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("kind,metrics,main,msg", [
+    (TaskType.CLASSIFICATION, ("accuracy", "macro_f2"), "accuracy",
+     r"task t: unknown metric 'macro_f2' \(valid for its predictions: accuracy, macro_f1\)"),
+    (TaskType.CLASSIFICATION, ("f1",), "f1", r"metric 'f1' scores tags, but this task predicts labels"),
+    (TaskType.TAGGING, ("f1", "squad_em"), "f1", r"'squad_em' scores answers, but this task predicts tags"),
+    (TaskType.RETRIEVAL, ("map@10",), "map@10", r"unknown metric 'map@10'"),
+    (TaskType.CLASSIFICATION, ("accuracy",), "macro_f1", r"main metric 'macro_f1' is not one of"),
+])
+def test_bad_metric_names_fail_when_the_kind_is_built(kind, metrics, main, msg):
+    from dataclasses import replace
+
+    from xlt.errors import XltError
+
+    with pytest.raises(XltError, match=msg):
+        kind_for(replace(_spec(kind, metrics=metrics), main_metric=main))
+
+
+def test_every_registered_task_resolves_its_metrics():
+    from xlt.tasks import all_specs
+
+    specs = all_specs()
+    assert len(specs) >= 16
+    for spec in specs:
+        assert set(kind_for(spec).metrics) == set(spec.metrics)

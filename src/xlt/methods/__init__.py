@@ -1,77 +1,111 @@
-"""Training methods: how a run turns its task type's loss into the loss it trains on.
+"""Training methods: how a run turns its task kind's loss into the loss it trains on.
 
     methods: [finetune, epar, epar-no-push, epar-no-pull, epar-no-robust, epar-random-push]
-    train:
-      extra:
-        epar: {push_norm: 0.25, w_virtual: 1.0, w_pull: 1.0}   # settings of the epar* methods
+    method_settings:
+      epar: {push_norm: 0.25, w_virtual: 1.0, w_pull: 1.0}   # settings of the epar* methods
 
-A method's name is part of its run id; its settings live under `train.extra.<settings>` (recorded
-with every run and validated when the study is loaded). `finetune` is the task type's own loss.
+A method's name is part of its run id. A method with settings declares their type (a frozen
+dataclass, `settings_type`) and their key under `method_settings` (`settings_key`; the EPAR
+ablations share `epar`); `parse_method_settings` checks that section when a study is loaded and
+`settings_for` picks the object a run uses. `finetune` is the task kind's own loss and has none.
 Intermediate-task training is a separate axis of the grid (`intermediate:`), not a method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from xlt.errors import ConfigError
+from xlt.methods.settings import SECTION, EparSettings, parse
+
+
+def _epar_loss(kind, model, train, settings, special_ids, **switches):
+    from xlt.methods.epar import EparLoss  # torch: imported once a run trains with EPAR
+
+    return EparLoss(kind, model, train, settings, special_ids=special_ids, **switches)
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
     description: str
-    settings: str | None = None  # key under train.extra holding its settings
+    settings_key: str | None = None  # its key under method_settings (shared by a method's variants)
+    settings_type: type | None = None  # frozen dataclass of its settings
+    # (kind, model, train, settings, special_ids, **switches) -> loss_fn; None: the kind's own loss
+    build: Callable | None = None
+    switches: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # fixed per variant
 
 
-_EPAR = {
-    "epar": "EPAR: Embedding-Push, Attention-Pull, Robust targets (Ding et al., 2022)",
-    "epar-no-push": "EPAR ablation: virtual input without the push (noise only)",
-    "epar-no-pull": "EPAR ablation: no attention pull",
-    "epar-no-robust": "EPAR ablation: virtual input trained on the one-hot gold label",
-    "epar-random-push": "EPAR ablation: push of the same length in a random direction",
+_EPAR = {  # name -> (description, what the ablation switches off; same settings otherwise)
+    "epar": ("EPAR: Embedding-Push, Attention-Pull, Robust targets (Ding et al., 2022)", {}),
+    "epar-no-push": ("EPAR ablation: virtual input without the push (noise only)", {"push": False}),
+    "epar-no-pull": ("EPAR ablation: no attention pull", {"pull": False}),
+    "epar-no-robust": ("EPAR ablation: virtual input trained on the one-hot gold label", {"robust": False}),
+    "epar-random-push": ("EPAR ablation: push of the same length in a random direction", {"direction": "random"}),
 }
 REGISTRY: dict[str, Method] = {
-    "finetune": Method("finetune", "plain fine-tuning on English (the task type's loss)"),
-    **{name: Method(name, text, "epar") for name, text in _EPAR.items()},
+    "finetune": Method("finetune", "plain fine-tuning on English (the task kind's loss)"),
+    **{name: Method(name, text, "epar", EparSettings, _epar_loss, MappingProxyType(switches))
+       for name, (text, switches) in _EPAR.items()},
 }
 METHODS = tuple(REGISTRY)
+_TYPES = {m.settings_key: m.settings_type for m in REGISTRY.values() if m.settings_key}
 
 
-def parse_method_settings(methods, raw: dict, where: Callable[..., str] = lambda *key: "method_settings") -> dict:
-    """`method_settings:` -> {settings key: typed settings}, defaults filled for every method in use;
-    ConfigError on the first bad key or value. `where(*key)` locates a key (file:line in a study file)."""
-    from xlt.methods import epar
+def _method(name: str, where: str = "") -> Method:
+    if name not in REGISTRY:
+        raise ConfigError(f"{where}unknown method {name!r} (valid: {', '.join(METHODS)})")
+    return REGISTRY[name]
 
-    for m in methods:
-        if m not in REGISTRY:
-            raise ConfigError(f"{where()}: unknown method {m!r} (valid: {', '.join(METHODS)})")
+
+def parse_method_settings(methods, raw, where: Callable[..., str] = lambda *key: SECTION) -> dict[str, object]:
+    """A study's `method_settings` mapping -> {settings key: typed settings}, with defaults for every
+    method in `methods` that has settings; ConfigError on the first unknown method, unknown key or
+    bad value. `where(*key)` locates a key below method_settings (file:line in a study file)."""
+    used = {_method(m, f"{where()}: ").settings_key for m in methods} - {None}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where()}: {SECTION} must be a mapping of settings per method "
+                          f"(e.g. epar: {{push_norm: 0.25}}), got {raw!r}")
     for key in raw:
-        if key not in {m.settings for m in REGISTRY.values() if m.settings}:
-            raise ConfigError(f"{where(str(key))}: no method has settings {key!r} (valid: epar)")
-    used = {REGISTRY[m].settings for m in methods if REGISTRY[m].settings} | set(raw)
-    return {"epar": epar.parse_settings(raw.get("epar"), lambda *key: where("epar", *key))} if "epar" in used else {}
+        if key not in _TYPES:
+            close = difflib.get_close_matches(str(key), _TYPES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where(str(key))}: no method has settings {key!r}{hint} "
+                              f"(valid: {', '.join(_TYPES)})")
+    return {key: parse(_TYPES[key], raw.get(key), f"{SECTION}.{key}", lambda *k, key=key: where(key, *k))
+            for key in _TYPES if key in raw or key in used}
 
 
-def settings_for(method: str, parsed: dict):
-    """The typed settings a run of `method` trains with (None for methods without settings)."""
-    key = REGISTRY[method].settings
-    return parsed.get(key) if key else None
+def settings_for(method: str, parsed: Mapping[str, object]):
+    """The typed settings a run of `method` uses (its defaults when `parsed` lacks them), or None."""
+    m = _method(method)
+    if m.settings_key is None:
+        return None
+    return parsed[m.settings_key] if m.settings_key in parsed else m.settings_type()
 
 
 def make_loss(method: str, kind, model, train, settings=None, special_ids=()):
     """The `loss_fn(model, batch)` a run of `method` trains with (built after the head, before training).
 
     `train` is the encoded English training set (EPAR reads its token ids), `settings` the method's
-    typed settings, `special_ids` the tokenizer's special token ids (never pushed)."""
-    if method not in REGISTRY:
-        raise ConfigError(f"unknown method {method!r} (valid: {', '.join(METHODS)})")
-    if method == "finetune":
+    typed settings (`settings_for`; None: defaults), `special_ids` the tokenizer's special token ids
+    (never pushed)."""
+    m = _method(method)
+    if m.settings_type is None:
+        if settings is not None:
+            raise TypeError(f"method {method!r} takes no settings, got {settings!r}")
+    elif settings is None:
+        settings = m.settings_type()
+    elif not isinstance(settings, m.settings_type):
+        raise TypeError(f"method {method!r} needs {m.settings_type.__name__}, got {type(settings).__name__}")
+    if m.build is None:
         return kind.loss
-    from xlt.methods import epar
-
-    return epar.make(method, kind, model, train, settings or epar.EparSettings(), special_ids)
+    return m.build(kind, model, train, settings, special_ids, **m.switches)
 
 
 __all__ = ["METHODS", "REGISTRY", "Method", "make_loss", "parse_method_settings", "settings_for"]

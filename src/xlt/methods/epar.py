@@ -1,7 +1,7 @@
 """EPAR: Embedding-Push, Attention-Pull and Robust targets (Ding et al., COLING 2022, arXiv 2210.09934).
 
     methods: [finetune, epar, epar-no-push, epar-no-pull, epar-no-robust, epar-random-push]
-    train: {extra: {epar: {push_norm: 0.25, w_virtual: 1.0, w_pull: 1.0, gold_weight: 0.7}}}
+    method_settings: {epar: {push_norm: 0.25, w_virtual: 1.0, w_pull: 1.0, gold_weight: 0.7}}
 
 From the paper (abstract and introduction, the only parts public offline): train on English only,
 turn English embeddings into *virtual multilingual embeddings* without parallel data or dictionaries,
@@ -31,7 +31,8 @@ layers' hidden states (MSE, any HF encoder) instead; `both` adds the two.
 Robust targets. The virtual input is trained against t = gold_weight * onehot(gold) +
 (1 - gold_weight) * softmax(original logits).detach(), a proper distribution that follows what
 the model already predicts for the English sentence rather than forcing a hard label through the
-push. Per token for tagging (ignored sub-tokens stay ignored), per start/end for QA.
+push. Per token for tagging (ignored sub-tokens stay ignored), per start/end for QA: each task kind
+says how its outputs split into rows of class logits (`TaskKind.class_rows`).
 
 Total loss = CE(original, gold) + w_virtual * CE(virtual, t) + w_pull * pull: two forward passes
 per step (the overhead is measured in the README).
@@ -39,81 +40,18 @@ per step (the overhead is measured in the README).
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import math
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xlt.errors import ConfigError, XltError
+from xlt.errors import XltError
+from xlt.methods.settings import PULL_ON, EparSettings
 from xlt.training.batching import IGNORE, Encoded
-from xlt.training.kinds.choice import ChoiceKind
-from xlt.training.kinds.classification import ClassificationKind
-from xlt.training.kinds.qa import QAKind
-from xlt.training.kinds.tagging import TaggingKind
 
-PULL_ON = ("attention", "hidden", "both")
-
-
-@dataclass(frozen=True)
-class EparSettings:
-    """`train.extra.epar`; lengths are in units of the mean norm of the English embedding rows."""
-
-    push_norm: float = 0.25  # length of the push (me5-small: the centroid gap is 0.21)
-    noise_norm: float = 0.05  # length of the per-token random noise
-    w_virtual: float = 1.0  # weight of the virtual input's loss
-    w_pull: float = 1.0  # weight of the pull loss
-    gold_weight: float = 0.7  # share of the gold label in the robust target (1 = one-hot)
-    pull_on: str = "attention"  # attention (KL) | hidden (MSE) | both
-
-
-# method name -> what the ablation switches off (all use the same settings otherwise)
-VARIANTS = {
-    "epar": {},
-    "epar-no-push": {"push": False},
-    "epar-no-pull": {"pull": False},
-    "epar-no-robust": {"robust": False},
-    "epar-random-push": {"direction": "random"},
-}
-
-
-def parse_settings(raw, where=lambda *key: "train.extra.epar") -> EparSettings:
-    """`train.extra.epar` mapping -> EparSettings; one clear ConfigError per bad key or value.
-
-    `where(*key)` gives the location prefix of a key (file:line in a study file)."""
-    if raw is None:
-        return EparSettings()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where()}: train.extra.epar must be a mapping of EPAR settings, got {raw!r}")
-    fields = {f.name: f for f in dataclasses.fields(EparSettings)}
-    out = {}
-    for key, value in raw.items():
-        at = where(str(key))
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{at}: unknown EPAR setting {key!r}{hint} (valid: {', '.join(fields)})")
-        if key == "pull_on":
-            if value not in PULL_ON:
-                raise ConfigError(f"{at}: train.extra.epar.pull_on must be one of {', '.join(PULL_ON)}, got {value!r}")
-            out[key] = value
-            continue
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{at}: train.extra.epar.{key} must be a number, got {value!r}") from None
-        high = 1.0 if key == "gold_weight" else math.inf
-        if not 0.0 <= number <= high:
-            bound = "between 0 and 1" if key == "gold_weight" else ">= 0"
-            raise ConfigError(f"{at}: train.extra.epar.{key} must be {bound}, got {value!r}")
-        out[key] = number
-    return EparSettings(**out)
+__all__ = ["PULL_ON", "EparLoss", "EparSettings", "attention_kl", "attention_logprobs", "capture", "hidden_mse",
+           "push_direction", "push_embeddings", "robust_targets", "seen_token_ids", "soft_cross_entropy"]
 
 
 # --- Embedding-Push -----------------------------------------------------------------------------
@@ -175,7 +113,7 @@ def capture(model: nn.Module, attention: bool, hidden: bool):
         layers = _self_attentions(model.encoder)
         if not layers:
             raise XltError(f"EPAR pull_on: attention needs BERT-style self-attention (query/key projections); "
-                           f"{type(model.encoder).__name__} has none: use train.extra.epar.pull_on: hidden")
+                           f"{type(model.encoder).__name__} has none: use method_settings.epar.pull_on: hidden")
         for m in layers:
             scale = getattr(m, "scaling", m.attention_head_size ** -0.5)
             q = []
@@ -229,17 +167,6 @@ def hidden_mse(teacher, student, mask: torch.Tensor) -> torch.Tensor:
 # --- Robust targets -----------------------------------------------------------------------------
 
 
-def distributions(kind, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A task type's outputs as rows of class logits [n, classes] and gold ids [n] (IGNORE = unscored):
-    one row per example (classification, choice), per sub-token (tagging), per start/end (QA)."""
-    if isinstance(kind, QAKind):  # [batch, seq, 2] start/end logits over positions
-        return logits.transpose(1, 2).reshape(-1, logits.shape[1]), labels.reshape(-1)
-    if isinstance(kind, (ClassificationKind, ChoiceKind, TaggingKind)):
-        return logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
-    raise XltError(f"EPAR does not support {type(kind).__name__} tasks (classification, multiple choice, "
-                   f"tagging and QA only)")
-
-
 def robust_targets(logits: torch.Tensor, gold: torch.Tensor, gold_weight: float) -> torch.Tensor:
     """gold_weight * onehot(gold) + (1 - gold_weight) * softmax(logits), detached; IGNORE rows get 0."""
     valid = gold != IGNORE
@@ -264,7 +191,10 @@ class EparLoss:
     def __init__(self, kind, model: nn.Module, train: Encoded, settings: EparSettings = EparSettings(),
                  push: bool = True, pull: bool = True, robust: bool = True, direction: str = "centroid",
                  special_ids=()):
+        if not kind.trains:
+            raise XltError(f"EPAR does not support {type(kind).__name__} tasks: they are not trained")
         self.kind, self.s = kind, settings
+        self.variant = {"push": push, "pull": pull, "robust": robust, "direction": direction}  # for logs and tests
         self.special = torch.as_tensor(sorted(set(special_ids)), dtype=torch.long)
         english = sorted(set(seen_token_ids(train)) - set(special_ids))
         table = model.encoder.get_input_embeddings().weight
@@ -283,17 +213,16 @@ class EparLoss:
         return push_embeddings(embeds, mask, self.direction.to(embeds.device), self.push_length, self.noise_length)
 
     def __call__(self, model: nn.Module, batch: dict) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        virtual = {k: v for k, v in inputs.items() if k != "input_ids"}
+        virtual = {k: v for k, v in batch.items() if k != "input_ids"}
         virtual["inputs_embeds"] = self.virtual_embeddings(model, batch)
         on = self.s.pull_on if self.w_pull > 0 else None
         attention, hidden = on in ("attention", "both"), on in ("hidden", "both")
         with capture(model, attention, hidden) as orig:
-            logits_o = model(**inputs)
+            logits_o = self.kind.logits(model, batch)
         with capture(model, attention, hidden) as virt:
-            logits_v = model(**virtual)
-        rows_o, gold = distributions(self.kind, logits_o.float(), batch["labels"])
-        rows_v, _ = distributions(self.kind, logits_v.float(), batch["labels"])
+            logits_v = self.kind.logits(model, virtual)
+        rows_o, gold = self.kind.class_rows(logits_o, batch["labels"])
+        rows_v, _ = self.kind.class_rows(logits_v, batch["labels"])
         task = F.cross_entropy(rows_o, gold, ignore_index=IGNORE)
         targets = robust_targets(rows_o, gold, self.gold_weight)
         loss_v = soft_cross_entropy(rows_v, targets, gold)
@@ -309,7 +238,3 @@ class EparLoss:
                      {"task": task, "virtual": loss_v, "pull": pull, "total": total}.items()}
         return total
 
-
-def make(method: str, kind, model: nn.Module, train: Encoded, settings: EparSettings,
-         special_ids=()) -> EparLoss:
-    return EparLoss(kind, model, train, settings, special_ids=special_ids, **VARIANTS[method])

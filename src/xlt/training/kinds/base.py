@@ -10,20 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from xlt.metrics.registry import Scores, resolve_metrics, score_all
 from xlt.tasks.spec import TaskSpec
-from xlt.training.batching import Encoded
-
-
-@dataclass
-class Scores:
-    """Corpus-level value per metric, plus per-example values for bootstrap analyses.
-
-    `per_example[metric]` is a list aligned with the test examples: 0/1 for accuracy, or the
-    per-example sufficient statistics the metric is computed from (e.g. [tp, n_pred, n_gold]).
-    """
-
-    values: dict[str, float]
-    per_example: dict[str, list]
+from xlt.training.batching import IGNORE, Encoded
 
 
 @dataclass
@@ -53,9 +42,14 @@ Predict = Callable[[Encoded, str], list]  # (token ids, progress label) -> model
 
 class TaskKind(ABC):
     trains = True  # False: evaluated with the encoder as it is (retrieval)
+    predicts = "labels"  # what decode() gives per example: the `inputs` of the registry metrics it can report
+    metric_aliases: dict[str, str] = {}  # metric name in the spec -> name in xlt.metrics.METRICS
 
     def __init__(self, spec: TaskSpec):
         self.spec = spec
+        # resolved here so that a bad metric name fails when the study is set up, not after training
+        self.metrics = resolve_metrics(spec.name, spec.metrics, spec.main_metric, self.predicts,
+                                       self.metric_aliases)
 
     def label_names(self, train_examples: list) -> list[str]:
         """Label vocabulary of the head (the task's declared labels by default)."""
@@ -68,19 +62,32 @@ class TaskKind(ABC):
     def encode(self, examples: list, tokenizer, label2id: dict[str, int], max_length: int,
                prefix: str = "") -> Encoded: ...
 
+    def logits(self, model: nn.Module, batch: dict) -> torch.Tensor:
+        """The model's float32 outputs for a collated batch (its labels left out; `inputs_embeds` may
+        stand in for `input_ids`)."""
+        return model(**{k: v for k, v in batch.items() if k != "labels"}).float()
+
+    def class_rows(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs as rows of class logits [n, classes] and gold class ids [n] (IGNORE = unscored),
+        what a loss over class distributions needs (EPAR's robust targets): by default the last axis
+        holds the classes, one row per example (classification, choice) or per sub-token (tagging)."""
+        return logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+
     def loss(self, model: nn.Module, batch: dict) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        logits = model(**inputs).float()
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1),
-                                           ignore_index=-100)
+        rows, gold = self.class_rows(self.logits(model, batch), batch["labels"])
+        return nn.functional.cross_entropy(rows, gold, ignore_index=IGNORE)
 
     @abstractmethod
     def decode(self, data: Encoded, outputs: list[np.ndarray], label_names: list[str], examples: list) -> list:
         """Model outputs per row -> one prediction per example (label name, tag list, index, span)."""
 
-    @abstractmethod
+    def references(self, examples: list) -> list:
+        """The gold side of the metrics, one entry per example, in the form decode() predicts."""
+        return [ex.label for ex in examples]
+
     def score(self, predictions: list, examples: list, language: str) -> Scores:
-        """Scores of one language's predictions (some metrics normalise per language, e.g. MLQA)."""
+        """Every metric of the spec for one language's predictions (MLQA normalises per language)."""
+        return score_all(self.metrics, self.references(examples), predictions, language)
 
     def serialize(self, predictions: list, examples: list):
         """JSON-storable predictions of one language (what `xlt export` writes out)."""

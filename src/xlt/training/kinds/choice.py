@@ -10,7 +10,7 @@ import numpy as np
 
 from xlt.models.heads import ChoiceScorer
 from xlt.training.batching import Encoded
-from xlt.training.kinds.base import Scores, TaskKind
+from xlt.training.kinds.base import TaskKind
 
 _QUESTION = {"cause": "What was the cause?", "effect": "What happened as a result?"}
 
@@ -41,7 +41,3 @@ class ChoiceKind(TaskKind):
 
     def decode(self, data, outputs, label_names, examples):
         return [int(np.argmax(o)) for o in outputs]
-
-    def score(self, predictions, examples, language):
-        correct = [int(p == ex.label) for p, ex in zip(predictions, examples)]
-        return Scores({"accuracy": float(np.mean(correct))}, {"accuracy": correct})

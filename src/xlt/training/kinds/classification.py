@@ -1,4 +1,4 @@
-"""Sentence(-pair) classification: pooled encoder + linear head, accuracy."""
+"""Sentence(-pair) classification: pooled encoder + linear head; scored by the spec's label metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from xlt.models.heads import SequenceClassifier
 from xlt.training.batching import Encoded
-from xlt.training.kinds.base import Scores, TaskKind
+from xlt.training.kinds.base import TaskKind
 
 
 class ClassificationKind(TaskKind):
@@ -28,7 +28,3 @@ class ClassificationKind(TaskKind):
 
     def decode(self, data, outputs, label_names, examples):
         return [label_names[int(np.argmax(o))] for o in outputs]
-
-    def score(self, predictions, examples, language):
-        correct = [int(p == ex.label) for p, ex in zip(predictions, examples)]
-        return Scores({"accuracy": float(np.mean(correct))}, {"accuracy": correct})

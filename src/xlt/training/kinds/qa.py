@@ -14,7 +14,7 @@ import numpy as np
 from xlt.errors import XltError
 from xlt.models.heads import SpanExtractor
 from xlt.training.batching import Encoded
-from xlt.training.kinds.base import Scores, TaskKind
+from xlt.training.kinds.base import TaskKind
 
 DOC_STRIDE = 128
 N_BEST = 20
@@ -22,6 +22,8 @@ MAX_ANSWER_TOKENS = 30
 
 
 class QAKind(TaskKind):
+    predicts = "answers"
+
     def label_names(self, train_examples: list) -> list[str]:
         return []
 
@@ -56,11 +58,14 @@ class QAKind(TaskKind):
         types = enc.get("token_type_ids")
         return Encoded(enc["input_ids"], types, spans, meta=meta)
 
+    def class_rows(self, logits, labels):
+        """[batch, seq, 2] start/end logits -> one row over the positions per start and per end."""
+        return logits.transpose(1, 2).reshape(-1, logits.shape[1]), labels.reshape(-1)
+
     def loss(self, model, batch):
         import torch.nn.functional as F
 
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        logits = model(**inputs).float()
+        logits = self.logits(model, batch)
         start, end = logits[..., 0], logits[..., 1]
         return (F.cross_entropy(start, batch["labels"][:, 0]) + F.cross_entropy(end, batch["labels"][:, 1])) / 2
 
@@ -83,10 +88,8 @@ class QAKind(TaskKind):
     def serialize(self, predictions, examples):
         return {ex.id: p for ex, p in zip(examples, predictions)}  # SQuAD prediction-file layout
 
-    def score(self, predictions, examples, language):
-        from xlt.metrics import qa_scores
-
-        return qa_scores(self.spec, predictions, [[a.text for a in ex.answers] for ex in examples], language)
+    def references(self, examples):
+        return [[a.text for a in ex.answers] for ex in examples]
 
 
 def _token_span(offsets: list, start_char: int, end_char: int) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from xlt.training.kinds.base import EvalData, LanguageResult, Predict, Scores, T
 
 class RetrievalKind(TaskKind):
     trains = False
+    predicts = "scores"
 
     def label_names(self, train_examples: list) -> list[str]:
         return []

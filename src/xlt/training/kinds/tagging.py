@@ -12,10 +12,13 @@ import numpy as np
 
 from xlt.models.heads import TokenTagger
 from xlt.training.batching import IGNORE, Encoded
-from xlt.training.kinds.base import Scores, TaskKind
+from xlt.training.kinds.base import TaskKind
 
 
 class TaggingKind(TaskKind):
+    predicts = "tags"
+    metric_aliases = {"accuracy": "token_accuracy"}  # udpos's "accuracy" is token accuracy
+
     def build(self, encoder, n_labels, pooling, dropout):
         return TokenTagger(encoder, n_labels, dropout)
 
@@ -44,7 +47,5 @@ class TaggingKind(TaskKind):
             preds.append([words.get(w, fallback) for w in range(len(examples[i].tokens))])
         return preds
 
-    def score(self, predictions, examples, language):
-        from xlt.metrics import tagging_scores
-
-        return tagging_scores(self.spec, [list(ex.tags) for ex in examples], predictions)
+    def references(self, examples):
+        return [list(ex.tags) for ex in examples]
