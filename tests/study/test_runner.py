@@ -200,7 +200,7 @@ def test_run_ids_are_deterministic(tiny_bert, sib_dir, tmp_path):
     assert dataclasses.replace(_specs(base)[0], task_version="2.0").run_id != rid  # another task version
     assert _rid(make_raw(tiny_bert, sib_dir, precision="bf16")) != rid  # another precision
     # runtime settings do not (no device is needed to compute an id)
-    for change in ({"progress": True}, {"device": "cuda"}, {"threads": 2}, {"eval_max_batch": 8},
+    for change in ({"progress": True}, {"device": "auto"}, {"threads": 2}, {"eval_max_batch": 8},
                    {"eval_max_tokens": 100}, {"compile": True}):
         assert _rid(make_raw(tiny_bert, sib_dir, runtime=change)) == rid, change
     # EPAR's settings change EPAR runs only, never the plain fine-tuning run beside them
@@ -239,8 +239,7 @@ def test_test_label_outside_task_labels_names_the_file(tiny_bert, tmp_path):
     with pytest.raises(XltError) as err:
         Runner(make_study(tiny_bert, data, seeds=(1,)), store, progress=False).run()
     assert f"{bad}:7" in str(err.value) and "'cooking'" in str(err.value)
-    [run] = store.runs()  # the run is marked failed, with the message, not left "running"
-    assert run["status"] == "failed" and str(bad) in run["error"]
+    assert store.runs() == [] and store.run_status() == {}  # found before anything was claimed or written
 
 
 def test_label_missing_from_train_names_the_file(tiny_bert, tmp_path, monkeypatch):
@@ -258,7 +257,19 @@ def test_label_missing_from_train_names_the_file(tiny_bert, tmp_path, monkeypatc
     msg = str(err.value)
     # first offending example: English test, line 3 (index 1 = "travel")
     assert msg.startswith(f"{data / SOURCE / 'test.tsv'}:3: label 'travel'")
-    assert "does not occur in train" in msg
+    assert "does not occur in the English training data" in msg
+
+
+def test_a_declared_label_missing_from_english_train_is_an_error_too(tiny_bert, tmp_path):
+    """SIB-200 declares its 7 topics; a topic absent from English train must still stop the study
+    (the head never learns it, so its test examples would silently all count as wrong)."""
+    data = write_tiny_sib200(tmp_path / "sib", n=14)
+    write_split(data / SOURCE / "train.tsv", [r for r in rows(SOURCE, 14) if r[1] != "travel"])
+    write_split(data / SOURCE / "dev.tsv", [r for r in rows(SOURCE, 14, start=1000) if r[1] != "travel"])
+    store = Store(str(tmp_path / "r.sqlite"))
+    with pytest.raises(XltError, match="label 'travel' .* does not occur in the English training data"):
+        Runner(make_study(tiny_bert, data, seeds=(1,)), store, progress=False).run()
+    assert store.runs() == []
 
 
 def test_task_languages_and_plan_validation(tiny_bert, sib_dir, tmp_path):

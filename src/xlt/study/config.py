@@ -29,7 +29,7 @@ import yaml
 from xlt.errors import ConfigError
 from xlt.methods import METHODS, parse_method_settings  # the method registry names the valid methods
 from xlt.methods.intermediate import parse_conditions
-from xlt.training.settings import POOLING, PRECISION, Runtime, TrainSettings
+from xlt.training.settings import Runtime, TrainSettings, check_device, out_of_range
 
 # intermediate conditions (xlt.methods.intermediate.conditions): none, or kind:task, or a mapping with settings
 INTERMEDIATE = ("none", "text:<task>", "multimodal:<task>", "multimodal-shuffled:<task>")
@@ -64,10 +64,10 @@ _RUNTIME = {f.name: f for f in dataclasses.fields(Runtime)}
 
 
 class _Where:
-    """Line numbers of keys in the YAML file, for error messages."""
+    """Where a key was written, for error messages: `file:line`, or the command-line override."""
 
-    def __init__(self, path: str, text: str):
-        self.path, self.lines = path, {}
+    def __init__(self, path: str, text: str, overrides: dict[tuple, str] | None = None):
+        self.path, self.lines, self.overrides = path, {}, overrides or {}
         try:
             node = yaml.compose(text)
         except yaml.YAMLError:
@@ -82,6 +82,9 @@ class _Where:
                 self._walk(v, key)
 
     def __call__(self, *key) -> str:
+        for n in range(len(key), 0, -1):  # an override of the key or of a section above it
+            if key[:n] in self.overrides:
+                return f"override {self.overrides[key[:n]]}"
         line = self.lines.get(tuple(key))
         return f"{self.path}:{line}" if line else self.path
 
@@ -93,9 +96,11 @@ def _unknown_key(key: str, valid, where: str) -> ConfigError:
 
 
 def _as_list(value, key: str, where: str) -> list:
-    if value is None:
-        raise ConfigError(f"{where}: {key!r} is empty")
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+    """A grid axis as a list; an empty axis would make an empty grid (nothing to run)."""
+    out = list(value) if isinstance(value, (list, tuple)) else [value]
+    if value is None or not out:
+        raise ConfigError(f"{where}: {key!r} is empty (the grid would have no runs)")
+    return out
 
 
 def _coerce(value, f: dataclasses.Field, where: str, section: str = "train"):
@@ -121,8 +126,10 @@ def _coerce(value, f: dataclasses.Field, where: str, section: str = "train"):
     return value
 
 
-def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
-    where = _Where(path, text)
+def parse_study(raw: Any, path: str = "<study>", text: str = "", overrides: dict[tuple, str] | None = None
+                ) -> StudyConfig:
+    """A validated study; `overrides` maps overridden key paths to the `key=value` that set them."""
+    where = _Where(path, text, overrides)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a study file must be a YAML mapping (name:, models:, tasks:, ...)")
     for key in raw:
@@ -135,8 +142,8 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
     runtime = _section(raw, "runtime", _RUNTIME, where)
     tasks = [_task_entry(t, where("tasks")) for t in _as_list(raw["tasks"], "tasks", where("tasks"))]
     seeds = _as_list(raw.get("seeds", [1]), "seeds", where("seeds"))
-    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise ConfigError(f"{where('seeds')}: seeds must be integers, got {seeds}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ConfigError(f"{where('seeds')}: seeds must be integers >= 0, got {seeds}")
     conditions = parse_conditions(_as_list(raw.get("intermediate", ["none"]), "intermediate", where("intermediate")),
                                   where("intermediate"), Path(path).parent if Path(path).is_file() else None)
     cfg = StudyConfig(
@@ -159,10 +166,9 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "") -> StudyConfig:
     if not isinstance(raw_methods, dict):
         raise ConfigError(f"{where('method_settings')}: 'method_settings' must be a mapping (e.g. epar: {{...}})")
     cfg.method_settings = parse_method_settings(cfg.methods, raw_methods, lambda *key: where("method_settings", *key))
-    if cfg.train.pooling not in POOLING:
-        raise ConfigError(f"{where('train', 'pooling')}: train.pooling must be auto, cls or mean")
-    if cfg.train.precision not in PRECISION:
-        raise ConfigError(f"{where('train', 'precision')}: train.precision must be auto, fp32 or bf16")
+    problem = check_device(cfg.runtime.device)
+    if problem:
+        raise ConfigError(f"{where('runtime', 'device')}: runtime.device={cfg.runtime.device!r} {problem}")
     return cfg
 
 
@@ -184,6 +190,9 @@ def _section(raw: dict, name: str, fields: dict, where: _Where) -> dict:
                                   f"({other[0]}.{key})")
             raise _unknown_key(str(key), fields, where(name, str(key)))
         out[key] = _coerce(value, fields[key], where(name, str(key)), name)
+        problem = out_of_range(fields[key], out[key])
+        if problem:
+            raise ConfigError(f"{where(name, str(key))}: {name}.{key} {problem}, got {value!r}")
     return out
 
 
@@ -198,6 +207,9 @@ def _task_entry(item, where: str) -> TaskEntry:
             raise _unknown_key(str(key), valid, where)
     langs = item.get("languages", "all")
     if isinstance(langs, list):
+        if not langs:
+            raise ConfigError(f"{where}: task {item['name']!r}: languages is an empty list "
+                              "(use 'all', 'available' or name the languages)")
         langs = tuple(str(x) for x in langs)
     elif langs not in ("all", "available"):
         raise ConfigError(f"{where}: languages must be 'all', 'available' or a list, got {langs!r}")
@@ -208,6 +220,8 @@ def _task_entry(item, where: str) -> TaskEntry:
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """`train.lr=3e-5 seeds=[1,2]`: dotted keys, YAML values."""
     for item in overrides:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"override {item!r}: the study file is not a YAML mapping")
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not key=value (e.g. train.lr=3e-5)")
         key, value = item.split("=", 1)
@@ -228,9 +242,11 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, not a study file (give the .yaml file)")
     if not path.is_file():
         raise ConfigError(f"study file {path} not found")
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -240,7 +256,7 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a study file must be a YAML mapping (name:, models:, tasks:, ...)")
     raw = apply_overrides(raw, list(overrides))
-    cfg = parse_study(raw, str(path), text)
+    cfg = parse_study(raw, str(path), text, override_keys(overrides))
     # a relative data_dir is relative to the study file; a relative db to the working directory
     # (the packaged demo study must not write into site-packages)
     base = path.parent
@@ -250,6 +266,22 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
         for t in cfg.tasks
     ]
     return cfg
+
+
+def _read_text(path: Path) -> str:
+    """The file as text (a UTF-8 BOM is fine); undecodable bytes are one error naming line and column."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x} at column {column})") from None
+
+
+def override_keys(overrides) -> dict[tuple, str]:
+    """Key path -> the `key=value` override that set it (errors then blame the override, not the file)."""
+    return {tuple(item.split("=", 1)[0].strip().split(".")): item for item in overrides if "=" in item}
 
 
 def to_dict(cfg: StudyConfig) -> dict:

@@ -20,6 +20,7 @@ class TaskData:
         self.entry, self.progress = entry, progress
         self.task = get_task(entry.name, entry.data_dir)
         self.spec = self.task.spec
+        self._pools: dict[str, list] = {}
 
     @cached_property
     def languages(self) -> list[str]:
@@ -56,23 +57,36 @@ class TaskData:
 
     @cached_property
     def label_names(self) -> list[str]:
-        """The head's label vocabulary; every dev/test label must be in it (checked once here)."""
+        """The head's label vocabulary. Every dev/test label must occur in the English training data:
+        a label the model never saw trained cannot be predicted, and its examples would silently
+        count as errors (checked once here, against what training has, not what the task declares)."""
         labels = self.kind.label_names(self.splits["train"])
-        known = set(labels)
-        if not known:
+        seen = {label for ex in self.splits["train"] for label in labels_of(ex) if label is not None}
+        if not labels:
             return labels
         for lang, exs in [("dev", self.splits["dev"])] + list(self.splits["test"].items()):
             for ex in exs:
                 for label in labels_of(ex):
-                    if label is not None and label not in known:
-                        raise XltError(f"{ex.origin}: label {label!r} ({lang}) does not occur in train "
-                                       f"(train labels: {sorted(known)})")
+                    if label is not None and label not in seen:
+                        raise XltError(f"{ex.origin}: label {label!r} ({lang}) does not occur in the English "
+                                       f"training data (train labels: {sorted(seen)})")
         return labels
+
+    def validate(self) -> None:
+        """Read everything a run of this entry will read (cached for the runs): every split of every
+        language, the label check, retrieval pools. Bad data fails here, before any run is claimed."""
+        _ = self.label_names
+        if not self.kind.trains:
+            for lang in self.languages:
+                self.candidates(lang)
 
     @property
     def label2id(self) -> dict[str, int]:
         return {l: i for i, l in enumerate(self.label_names)}
 
     def candidates(self, lang: str) -> list:
-        """Retrieval: the candidate pool `lang`'s queries are ranked against."""
-        return self.task.load_candidates(lang)
+        """Retrieval: the candidate pool `lang`'s queries are ranked against (read once; languages
+        sharing one pool file share the list)."""
+        if lang not in self._pools:
+            self._pools[lang] = self.task.load_candidates(lang)
+        return self._pools[lang]

@@ -30,10 +30,21 @@ log = logging.getLogger("xlt")
 
 
 class Runner:
-    def __init__(self, study: StudyConfig, store: Store, progress: bool = True):
+    def __init__(self, study: StudyConfig, store: Store | None = None, progress: bool = True):
+        """`store` may be None for `validate` (which never touches a database)."""
         self.study, self.store = study, store
         runtime = study.runtime if progress else dataclasses.replace(study.runtime, progress=False)
         self.workspace = Workspace(study.intermediate_setup, study.cache_dir, runtime)
+
+    def validate(self) -> list[RunSpec]:
+        """Everything a study needs, checked before anything is claimed or written: model names, every
+        split of every task and language read through the readers (kept for the runs), labels, the
+        resolved grid. Bad input raises one XltError here; `xlt validate` and `--dry-run` stop here."""
+        for m in self.study.models:
+            registry.resolve_name_only(m)
+        for entry in self.study.tasks:
+            self.workspace.task(entry).validate()
+        return self.specs()
 
     def specs(self) -> list[RunSpec]:
         """The grid in a stable order (model-major, so each model's data is tokenised once), each run
@@ -55,15 +66,14 @@ class Runner:
         return out
 
     def plan(self) -> list[PlanRow]:
-        """(run, run_id, status) for the whole grid; validates every task and model name up front."""
+        """(run, run_id, status) for the whole grid, after `validate`."""
+        runs = self.validate()
         status = self.store.run_status()
         out, seen = [], set()
-        for run in self.specs():
+        for run in runs:
             if run.run_id not in seen:  # `seeds: [1, 1]` or a model listed twice is one run
                 seen.add(run.run_id)
                 out.append((run, run.run_id, status.get(run.run_id, "todo")))
-        for m in self.study.models:
-            registry.resolve_name_only(m)
         return out
 
     def run(self, worker: Worker | None = None, only: set[str] | None = None) -> dict:

@@ -10,42 +10,81 @@ class says which half it is in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+
+
+def _s(default, low=-math.inf, high=math.inf, *, above: bool = False, choices: tuple = ()):
+    """A setting with its valid range (`above`: strictly greater than `low`) or its choices."""
+    return field(default=default, metadata={"low": low, "high": high, "above": above, "choices": choices})
+
+
+POOLING = ("auto", "cls", "mean")
+PRECISION = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     """Fine-tuning settings (YAML `train:`); all of them define the run's numbers."""
 
-    epochs: float = 3.0
-    max_steps: int = 0  # > 0 caps optimizer steps (overrides epochs)
-    batch_size: int = 32  # examples per forward pass
-    grad_accum: int = 1  # forward passes per optimizer step
-    lr: float = 2e-5
-    head_lr: float = 0.0  # 0 = same as lr; a faster head helps short runs
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    max_length: int = 128  # tokens, truncation only (padding is per batch)
-    max_train_examples: int = 0  # > 0 subsamples English train (deterministic per seed)
-    eval_every: int = 0  # optimizer steps between dev evaluations; 0 = end of each epoch
-    pooling: str = "auto"  # auto = what the model was pretrained for (cls / mean)
-    dropout: float = 0.1
+    epochs: float = _s(3.0, 0, above=True)
+    max_steps: int = _s(0, 0)  # > 0 caps optimizer steps (overrides epochs)
+    batch_size: int = _s(32, 1)  # examples per forward pass
+    grad_accum: int = _s(1, 1)  # forward passes per optimizer step
+    lr: float = _s(2e-5, 0, above=True)
+    head_lr: float = _s(0.0, 0)  # 0 = same as lr; a faster head helps short runs
+    weight_decay: float = _s(0.01, 0)
+    warmup_ratio: float = _s(0.1, 0, 1)
+    max_grad_norm: float = _s(1.0, 0)  # 0 = no clipping
+    max_length: int = _s(128, 8, 100_000)  # tokens, truncation only (padding is per batch)
+    max_train_examples: int = _s(0, 0)  # > 0 subsamples English train (deterministic per seed)
+    eval_every: int = _s(0, 0)  # optimizer steps between dev evaluations; 0 = end of each epoch
+    pooling: str = _s("auto", choices=POOLING)  # auto = what the model was pretrained for (cls / mean)
+    dropout: float = _s(0.1, 0, 0.99)
     freeze_embeddings: bool = False  # freeze the word-embedding table (250k rows on XLM-R vocab)
-    precision: str = "auto"  # auto | fp32 | bf16; a run's identity holds the resolved one
+    precision: str = _s("auto", choices=PRECISION)  # a run's identity holds the resolved one
 
 
 @dataclass(frozen=True)
 class Runtime:
     """How a run is executed (YAML `runtime:`); never part of a run's identity."""
 
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # torch CPU threads; 0 = torch default
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (checked against the machine by `check_device`)
+    threads: int = _s(0, 0)  # torch CPU threads; 0 = torch default
     progress: bool = True
     compile: bool = False  # torch.compile the model (dynamic shapes); pays off on long GPU runs
-    eval_max_tokens: int = 16384  # token budget per evaluation batch
-    eval_max_batch: int = 256
+    eval_max_tokens: int = _s(16384, 1)  # token budget per evaluation batch
+    eval_max_batch: int = _s(256, 1)
 
 
-POOLING = ("auto", "cls", "mean")
-PRECISION = ("auto", "fp32", "bf16")
+def out_of_range(f, value) -> str:
+    """Why `value` is not valid for the settings field `f` ('' when it is)."""
+    meta = f.metadata
+    if meta.get("choices"):
+        return "" if value in meta["choices"] else f"must be one of {', '.join(meta['choices'])}"
+    if not meta or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    low, high, above = meta["low"], meta["high"], meta["above"]
+    if math.isnan(value) or value < low or (above and value == low) or value > high:
+        if high < math.inf:
+            return f"must be between {low:g} and {high:g}"
+        return f"must be {'>' if above else '>='} {low:g}"
+    return ""
+
+
+def check_device(device: str) -> str:
+    """Why `device` cannot be used on this machine ('' when it can)."""
+    import re
+
+    import torch
+
+    if device in ("auto", "cpu"):
+        return ""
+    m = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if not m:
+        return "must be auto, cpu, cuda or cuda:N"
+    if not torch.cuda.is_available():
+        return "asks for a CUDA GPU, but none is visible on this machine (use auto or cpu)"
+    if m.group(1) is not None and int(m.group(1)) >= torch.cuda.device_count():
+        return f"names GPU {m.group(1)}, but this machine has {torch.cuda.device_count()}"
+    return ""
