@@ -188,3 +188,22 @@ def test_gap_regression_degrades_gracefully(tmp_path, registry):
     store = _regression_store(tmp_path / "c", registry, n_langs=8)  # enough for OLS, not for MixedLM
     res = families.gap_regression(store.scores_frame("reg"), source=SOURCE)
     assert res["ok"] and not res["mixed"]["ok"] and "at least 10 languages" in res["mixed"]["message"]
+
+
+@pytest.mark.filterwarnings("ignore:language registry cannot resolve")
+def test_to_text_shows_points_under_labelled_headers(store, registry):
+    examples = store.example_frame("s")
+    t = families.family_table(examples, n_boot=200, seed=0)
+    header, *rows = families.to_text(t).splitlines()
+    assert header.split()[:4] == ["task", "condition", "family", "n_languages"]
+    assert all(f"{c} (x100)" in header for c in ("mean", "ci_low", "gap", "gap_ci_high"))
+    cell = t.set_index(["model", "family"]).loc[("xlmr", "Alpha")]
+    row = next(r for r in rows if "xlmr / finetune / none" in r and "Alpha" in r).split()
+    assert row[-6:] == [f"{100 * cell[c]:.1f}" for c in ("mean", "ci_low", "ci_high", "gap", "gap_ci_low",
+                                                          "gap_ci_high")]
+    c = families.paired_comparison(examples, {"model": "xlmr"}, {"model": "mbert"}, n_boot=200, n_perm=200)
+    header, *rows = families.to_text(c).splitlines()
+    assert "diff (x100)" in header and "p_holm" in header and "p_holm (x100)" not in header
+    alpha = c.set_index("family").loc["Alpha"]
+    row = next(r for r in rows if "Alpha" in r).split()
+    assert f"{100 * alpha['diff']:.1f}" in row and f"{alpha['p_holm']:.4f}" in row  # p-values are not scores
