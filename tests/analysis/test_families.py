@@ -12,6 +12,7 @@ import warnings
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import xlt.languages
@@ -165,6 +166,7 @@ def test_gap_regression_recovers_a_planted_slope(tmp_path, registry):
     assert coef.loc["syntactic", "ci_low"] < 0.4 < coef.loc["syntactic", "ci_high"]
     assert coef.loc["syntactic", "coef"] == pytest.approx(0.4, abs=0.05) and coef.loc["syntactic", "p"] < 1e-6
     assert coef.loc["C(condition)[T.xlmr / finetune / none]", "coef"] == pytest.approx(-0.03, abs=0.01)
+    assert "condition effects are relative to mbert / finetune / none" in res["notes"]
     assert {"phonological", "inventory", "genetic", "geographic", "same_script"} <= set(coef.index)
     assert list(coef.columns) == ["coef", "se", "ci_low", "ci_high", "p"]
     assert res["n"] == 60 and res["n_languages"] == 30 and res["r2"] > 0.8
@@ -207,3 +209,16 @@ def test_to_text_shows_points_under_labelled_headers(store, registry):
     alpha = c.set_index("family").loc["Alpha"]
     row = next(r for r in rows if "Alpha" in r).split()
     assert f"{100 * alpha['diff']:.1f}" in row and f"{alpha['p_holm']:.4f}" in row  # p-values are not scores
+
+
+def test_gap_regression_reference_is_the_first_models_plain_fine_tuning(tmp_path, registry):
+    """Whatever the labels sort like, condition effects are read against model A's finetune / none run."""
+    store = _regression_store(tmp_path, registry)
+    scores = store.scores_frame("reg")
+    mbert = scores[scores["model"] == "mbert"]  # a copy of mbert, 2 points worse on every target language
+    worse = mbert.assign(method="a-first", value=mbert["value"] - 0.02 * (mbert["language"] != SOURCE))
+    res = families.gap_regression(pd.concat([scores, worse]), source=SOURCE)
+    coef = res["coefficients"]
+    assert "condition effects are relative to mbert / finetune / none" in res["notes"]
+    assert coef.loc["C(condition)[T.mbert / a-first / none]", "coef"] == pytest.approx(0.02, abs=1e-9)
+    assert coef.loc["C(condition)[T.xlmr / finetune / none]", "coef"] == pytest.approx(-0.03, abs=0.01)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from xlt.analysis import stats
-from xlt.analysis.condition import FIELDS, Condition, resolve
+from xlt.analysis.condition import FIELDS, Condition, conditions_of, resolve
 from xlt.analysis.results import source_language
 from xlt.analysis.units import UNIT, in_points
 from xlt.errors import XltError
@@ -189,7 +189,7 @@ def gap_table(scores: pd.DataFrame, metric: str = "accuracy", source: str | None
         t = g[g["language"] != src].assign(gap=lambda x: x["seed"].map(src_by_seed) - x["value"]).dropna(subset=["gap"])
         agg = t.groupby("language", as_index=False).agg(gap=("gap", "mean"), score=("value", "mean"),
                                                         n_seeds=("seed", "nunique"))
-        parts.append(agg.assign(task=tk, condition=Condition(*cond).label))
+        parts.append(agg.assign(task=tk, **dict(zip(FIELDS, cond)), condition=Condition(*cond).label))
     out = pd.concat(parts, ignore_index=True)
     if out.empty:
         raise XltError("no target language has a score and a source-language score")
@@ -233,6 +233,16 @@ def _predictors(langs, names) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _reference_first(data: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The condition column as a categorical whose first level (the regression's reference) is the first
+    model's plain fine-tuning (finetune / none), else the first condition; the others follow sorted."""
+    conds = conditions_of(data)
+    ref = next((c for c in conds if c.model == conds[0].model and (c.method, c.intermediate) == ("finetune", "none")),
+               conds[0])
+    order = [ref.label] + [c.label for c in conds if c != ref]
+    return ref.label, data.assign(condition=pd.Categorical(data["condition"], categories=order))
+
+
 def _coefficients(fit, names) -> pd.DataFrame:
     ci = fit.conf_int().loc[names]
     return pd.DataFrame({"coef": fit.params[names], "se": fit.bse[names], "ci_low": ci[0], "ci_high": ci[1],
@@ -264,6 +274,9 @@ def gap_regression(scores: pd.DataFrame, metric: str = "accuracy", source: str |
         notes.append(f"{', '.join(const)} constant over the languages: dropped")
         use = [p for p in use if p not in const]
     factors = [f"C({f})" for f in ("condition", "task") if data[f].nunique() > 1]
+    if "C(condition)" in factors:
+        ref, data = _reference_first(data)
+        notes.append(f"condition effects are relative to {ref}")
     formula = "gap ~ " + " + ".join(use + factors or ["1"])
     n_lang = data["language"].nunique()
     result = {"ok": False, "formula": formula, "n": len(data), "n_languages": n_lang, "notes": notes, "data": data,
