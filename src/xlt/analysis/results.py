@@ -84,7 +84,7 @@ def grid(t: TaskTable) -> tuple[list[str], list[list[str]]]:
     for key, label in SUMMARY_ROWS.items():
         body.append([label.format(src=t.source)]
                     + [mean_std_text(t.cells[(i, key)]) for i in range(len(t.conditions))])
-    body.append(["seeds"] + [str(t.cells[(i, "avg_incl_src")][2]) for i in range(len(t.conditions))])
+    body.append(["seeds"] + [str(t.cells[(i, "avg_incl_src")].n) for i in range(len(t.conditions))])
     return header, body
 
 
