@@ -1,6 +1,7 @@
 """Family tables, paired comparisons and the gap regression on a small simulated results DB.
 
-Runs are written through `Store.start_run` / `Store.finish_run` like the study runner does; the
+Runs are written through `Store.start_run` / `Store.finish_run` like the study runner does and read
+back through the store's frames (`example_frame`, `scores_frame`), as `xlt families` does; the
 language registry is replaced by a fake (monkeypatch), so these tests do not depend on its data.
 Planted: model "xlmr" is 15 points better than "mbert" on the Alpha family only.
 """
@@ -11,6 +12,7 @@ import warnings
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import xlt.languages
@@ -78,7 +80,7 @@ def store(tmp_path):
 def test_family_table(store, registry):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        t = families.family_table(store, "s", n_boot=1000, seed=0)
+        t = families.family_table(store.example_frame("s"), n_boot=1000, seed=0)
     unknown = [w for w in caught if UNKNOWN in str(w.message)]
     assert len(unknown) == 1  # warned once, no crash
     assert set(t["family"]) == {"Alpha", "Beta", "Gamma", "unknown"}
@@ -100,10 +102,10 @@ def test_family_table(store, registry):
 
 def test_paired_comparison_by_family_finds_only_the_planted_family(store, registry):
     with pytest.warns(UserWarning, match=UNKNOWN):
-        c = families.paired_comparison(store, "s", {"model": "xlmr"}, {"model": "mbert"}, n_boot=1000, n_perm=2000)
+        c = families.paired_comparison(store.example_frame("s"), {"model": "xlmr"}, {"model": "mbert"}, n_boot=1000, n_perm=2000)
     c = c.set_index("family")
     assert list(c.index) == ["Alpha", "Beta", "Gamma", "unknown"]
-    assert c["paired_seeds"].all() and (c["seeds_a"] == 5).all() and (c["a"] == "xlmr").all()
+    assert c["paired_seeds"].all() and (c["seeds_a"] == 5).all() and (c["a"] == "xlmr / finetune / none").all()
     alpha = c.loc["Alpha"]
     assert alpha["ci_low"] < EFFECT < alpha["ci_high"] and alpha["ci_low"] > 0
     assert alpha["p_holm"] < 0.01 and alpha["cohens_d"] > 0.2 and alpha["n_languages"] == 3
@@ -114,7 +116,7 @@ def test_paired_comparison_by_family_finds_only_the_planted_family(store, regist
 
 def test_paired_comparison_by_language(store, registry):
     with pytest.warns(UserWarning):
-        c = families.paired_comparison(store, "s", {"model": "xlmr", "method": "finetune"}, {"model": "mbert"},
+        c = families.paired_comparison(store.example_frame("s"), {"model": "xlmr", "method": "finetune"}, {"model": "mbert"},
                                        level="language", n_boot=500, n_perm=2000)
     assert len(c) == 9 and SOURCE not in set(c["language"])
     significant = set(c.loc[c["p_holm"] < 0.05, "language"])
@@ -125,15 +127,15 @@ def test_paired_comparison_by_language(store, registry):
 @pytest.mark.filterwarnings("ignore:language registry cannot resolve")
 def test_paired_comparison_rejects_bad_conditions(store, registry):
     with pytest.raises(XltError, match="no task"):
-        families.paired_comparison(store, "s", {"model": "nope"}, {"model": "mbert"})
+        families.paired_comparison(store.example_frame("s"), {"model": "nope"}, {"model": "mbert"})
     with pytest.raises(XltError, match="several conditions"):
-        families.paired_comparison(store, "s", {"method": "finetune"}, {"model": "mbert"})
+        families.paired_comparison(store.example_frame("s"), {"method": "finetune"}, {"model": "mbert"})
     with pytest.raises(XltError, match="unknown"):
-        families.paired_comparison(store, "s", {"modle": "xlmr"}, {"model": "mbert"})
+        families.paired_comparison(store.example_frame("s"), {"modle": "xlmr"}, {"model": "mbert"})
     with pytest.raises(XltError, match="level"):
-        families.paired_comparison(store, "s", {"model": "xlmr"}, {"model": "mbert"}, level="genus")
+        families.paired_comparison(store.example_frame("s"), {"model": "xlmr"}, {"model": "mbert"}, level="genus")
     with pytest.raises(XltError, match="no finished runs"):
-        families.family_table(store, "other-study")
+        families.family_table(store.example_frame("other-study"))
 
 
 # -- gap regression -----------------------------------------------------------------------------
@@ -158,12 +160,13 @@ def _regression_store(tmp_path, registry, n_langs=30, slope=0.4, same_script=Non
 
 def test_gap_regression_recovers_a_planted_slope(tmp_path, registry):
     store = _regression_store(tmp_path, registry)
-    res = families.gap_regression(store, "reg", source=SOURCE)
+    res = families.gap_regression(store.scores_frame("reg"), source=SOURCE)
     assert res["ok"], res["message"]
     coef = res["coefficients"]
     assert coef.loc["syntactic", "ci_low"] < 0.4 < coef.loc["syntactic", "ci_high"]
     assert coef.loc["syntactic", "coef"] == pytest.approx(0.4, abs=0.05) and coef.loc["syntactic", "p"] < 1e-6
-    assert coef.loc["C(condition)[T.xlmr]", "coef"] == pytest.approx(-0.03, abs=0.01)
+    assert coef.loc["C(condition)[T.xlmr / finetune / none]", "coef"] == pytest.approx(-0.03, abs=0.01)
+    assert "condition effects are relative to mbert / finetune / none" in res["notes"]
     assert {"phonological", "inventory", "genetic", "geographic", "same_script"} <= set(coef.index)
     assert list(coef.columns) == ["coef", "se", "ci_low", "ci_high", "p"]
     assert res["n"] == 60 and res["n_languages"] == 30 and res["r2"] > 0.8
@@ -173,17 +176,49 @@ def test_gap_regression_recovers_a_planted_slope(tmp_path, registry):
 
 def test_gap_regression_degrades_gracefully(tmp_path, registry):
     store = _regression_store(tmp_path, registry, n_langs=5)
-    res = families.gap_regression(store, "reg", source=SOURCE)
+    res = families.gap_regression(store.scores_frame("reg"), source=SOURCE)
     assert not res["ok"] and "too few languages" in res["message"] and res["coefficients"] is None
 
     store = _regression_store(tmp_path / "b", registry, n_langs=12, same_script=True)
     _write_run(store, "reg", "xlmr", 2, {SOURCE: np.array([0.85]), UNKNOWN: np.array([0.5])})
     with pytest.warns(UserWarning, match=UNKNOWN):
-        res = families.gap_regression(store, "reg", source=SOURCE)
+        res = families.gap_regression(store.scores_frame("reg"), source=SOURCE)
     assert res["ok"] and "same_script" not in res["coefficients"].index
     assert any("same_script constant" in n for n in res["notes"])
     assert any(UNKNOWN in n for n in res["notes"]) and UNKNOWN not in set(res["data"]["language"])
 
     store = _regression_store(tmp_path / "c", registry, n_langs=8)  # enough for OLS, not for MixedLM
-    res = families.gap_regression(store, "reg", source=SOURCE)
+    res = families.gap_regression(store.scores_frame("reg"), source=SOURCE)
     assert res["ok"] and not res["mixed"]["ok"] and "at least 10 languages" in res["mixed"]["message"]
+
+
+@pytest.mark.filterwarnings("ignore:language registry cannot resolve")
+def test_to_text_shows_points_under_labelled_headers(store, registry):
+    examples = store.example_frame("s")
+    t = families.family_table(examples, n_boot=200, seed=0)
+    header, *rows = families.to_text(t).splitlines()
+    assert header.split()[:4] == ["task", "condition", "family", "n_languages"]
+    assert all(f"{c} (x100)" in header for c in ("mean", "ci_low", "gap", "gap_ci_high"))
+    cell = t.set_index(["model", "family"]).loc[("xlmr", "Alpha")]
+    row = next(r for r in rows if "xlmr / finetune / none" in r and "Alpha" in r).split()
+    assert row[-6:] == [f"{100 * cell[c]:.1f}" for c in ("mean", "ci_low", "ci_high", "gap", "gap_ci_low",
+                                                          "gap_ci_high")]
+    c = families.paired_comparison(examples, {"model": "xlmr"}, {"model": "mbert"}, n_boot=200, n_perm=200)
+    header, *rows = families.to_text(c).splitlines()
+    assert "diff (x100)" in header and "p_holm" in header and "p_holm (x100)" not in header
+    alpha = c.set_index("family").loc["Alpha"]
+    row = next(r for r in rows if "Alpha" in r).split()
+    assert f"{100 * alpha['diff']:.1f}" in row and f"{alpha['p_holm']:.4f}" in row  # p-values are not scores
+
+
+def test_gap_regression_reference_is_the_first_models_plain_fine_tuning(tmp_path, registry):
+    """Whatever the labels sort like, condition effects are read against model A's finetune / none run."""
+    store = _regression_store(tmp_path, registry)
+    scores = store.scores_frame("reg")
+    mbert = scores[scores["model"] == "mbert"]  # a copy of mbert, 2 points worse on every target language
+    worse = mbert.assign(method="a-first", value=mbert["value"] - 0.02 * (mbert["language"] != SOURCE))
+    res = families.gap_regression(pd.concat([scores, worse]), source=SOURCE)
+    coef = res["coefficients"]
+    assert "condition effects are relative to mbert / finetune / none" in res["notes"]
+    assert coef.loc["C(condition)[T.mbert / a-first / none]", "coef"] == pytest.approx(0.02, abs=1e-9)
+    assert coef.loc["C(condition)[T.xlmr / finetune / none]", "coef"] == pytest.approx(-0.03, abs=0.01)

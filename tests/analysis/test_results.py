@@ -7,6 +7,7 @@ import io
 import math
 import statistics
 
+import pandas as pd
 import pytest
 
 from xlt.analysis.results import build_tables, to_csv, to_markdown, to_text
@@ -22,6 +23,7 @@ M2 = {7: {"eng_Latn": 0.50, "fra_Latn": 0.30}}
 
 
 def _rows(model, per_seed, task="sib200", method="finetune", intermediate="none", metric="accuracy"):
+    """Score rows as `Store.scores_frame` returns them (concatenate several with +, then `_frame`)."""
     return [
         {"study": "s", "model": model, "task": task, "method": method, "intermediate": intermediate,
          "seed": seed, "run_id": f"{model}-{seed}", "language": lang, "metric": metric, "value": v, "n": 10}
@@ -29,9 +31,13 @@ def _rows(model, per_seed, task="sib200", method="finetune", intermediate="none"
     ]
 
 
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
 @pytest.fixture
 def table():
-    [t] = build_tables(_rows("m1", M1) + _rows("m2", M2))
+    [t] = build_tables(_frame(_rows("m1", M1) + _rows("m2", M2)))
     return t
 
 
@@ -94,19 +100,21 @@ def test_one_table_per_task_and_metric_and_condition_labels():
     rows = (_rows("m1", M1) + _rows("m1", M1, method="epar") + _rows("m1", M1, intermediate="mlm")
             + _rows("m1", {1: {"en": 0.9, "de": 0.5}}, task="other-task")
             + _rows("m1", {1: {"eng_Latn": 0.2, "fra_Latn": 0.1}}, metric="f1"))
-    tables = build_tables(rows)
+    tables = build_tables(_frame(rows))
     assert [(t.task, t.metric) for t in tables] == [("other-task", "accuracy"), ("sib200", "accuracy"),
                                                     ("sib200", "f1")]
     other, sib, _ = tables
     assert other.source == "en" and other.languages == ["en", "de"]  # unregistered task: "en" source
-    assert sorted(c.label for c in sib.conditions) == ["m1", "m1 [epar]", "m1 [mlm]"]
+    assert sorted(c.label for c in sib.conditions) == ["m1 / epar / none", "m1 / finetune / mlm",
+                                                      "m1 / finetune / none"]
 
 
 def test_markdown(table):
     md = to_markdown([table])
     lines = md.splitlines()
     assert "### sib200 — accuracy" in lines[0]
-    assert "| language | m1 | m2 |" in lines
+    assert "| language | m1 / finetune / none | m2 / finetune / none |" in lines
+    assert lines[2].startswith("Scores x100, mean ± std over seeds")
     assert "|---|---:|---:|" in lines
     assert "| eng_Latn | 85.0 ± 5.0 | 50.0 |" in lines
     assert "| fra_Latn | 65.0 ± 5.0 | 30.0 |" in lines
@@ -120,7 +128,7 @@ def test_markdown(table):
 def test_text(table):
     text = to_text([table])
     assert "sib200 — accuracy" in text
-    assert "zero-shot from eng_Latn" in text
+    assert "(x100, mean ± std over seeds; zero-shot from eng_Latn)" in text
     eng = next(l for l in text.splitlines() if l.startswith("eng_Latn"))
     assert eng.split() == ["eng_Latn", "85.0", "±", "5.0", "50.0"]
 
@@ -128,14 +136,14 @@ def test_text(table):
 def test_csv(table):
     records = list(csv.DictReader(io.StringIO(to_csv([table]))))
     assert list(records[0]) == ["task", "metric", "model", "method", "intermediate", "row_type", "language",
-                                "mean", "std", "n_seeds"]
+                                "mean_x100", "std_x100", "n_seeds"]
     assert len(records) == 2 * (3 + 3)  # 2 conditions x (3 languages + 3 summaries)
     by = {(r["model"], r["language"]): r for r in records}
     eng = by[("m1", "eng_Latn")]
     assert eng["row_type"] == "language" and eng["task"] == "sib200" and eng["method"] == "finetune"
-    assert float(eng["mean"]) == pytest.approx(0.85) and float(eng["std"]) == pytest.approx(0.05)
+    assert float(eng["mean_x100"]) == pytest.approx(85.0) and float(eng["std_x100"]) == pytest.approx(5.0)
     assert int(eng["n_seeds"]) == 3
     gap = by[("m1", "transfer_gap")]
-    assert gap["row_type"] == "summary" and float(gap["mean"]) == pytest.approx(0.275)
+    assert gap["row_type"] == "summary" and float(gap["mean_x100"]) == pytest.approx(27.5)
     assert by[("m2", "rus_Cyrl")]["n_seeds"] == "0"
-    assert float(by[("m2", "avg_incl_src")]["mean"]) == pytest.approx(0.4)
+    assert float(by[("m2", "avg_incl_src")]["mean_x100"]) == pytest.approx(40.0)

@@ -1,8 +1,11 @@
 """XTREME-R task / category / overall aggregation on hand-made rows."""
 
+import pandas as pd
 import pytest
 
-from xlt.analysis.xtreme import CATEGORIES, summarize, to_text
+from xlt.analysis import xtreme
+from xlt.analysis.condition import Condition
+from xlt.analysis.xtreme import CATEGORIES, to_text
 
 TEN = {"xnli": "accuracy", "xcopa": "accuracy", "udpos": "f1", "panx": "f1", "tatoeba": "retrieval_accuracy",
        "mewslix": "map@20", "lareqa": "map@20"}
@@ -20,6 +23,10 @@ def _all_ten(seed=1, bump=0.0):
         rows += [_row(t, "en", f1, 0.8, seed), _row(t, "en", em, 0.6, seed),
                  _row(t, "de", f1, 0.6, seed), _row(t, "de", em, 0.4, seed)]
     return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    return xtreme.summarize(pd.DataFrame(rows))
 
 
 def test_qa_task_score_is_mean_of_f1_and_em_over_languages():
@@ -44,3 +51,12 @@ def test_seeds_give_mean_and_std():
     [s] = summarize(_all_ten(seed=1) + _all_ten(seed=2, bump=0.1))
     mean, std, n = s["tasks"]["xnli"]
     assert n == 2 and mean == pytest.approx(0.55) and std == pytest.approx(0.0707107, rel=1e-4)
+
+
+def test_conditions_are_labelled_in_full_and_scores_are_x100():
+    rows = _all_ten() + [{**r, "method": "epar"} for r in _all_ten(bump=0.1)]
+    first, second = summarize(rows)
+    assert first["condition"] == Condition("m", "epar", "none") and second["condition"].label == "m / finetune / none"
+    text = to_text([first, second])
+    assert text.startswith("XTREME-R scores (x100, mean ± std over seeds;")
+    assert "m / epar / none:" in text and "xnli 60.0" in text and "xnli 50.0" in text

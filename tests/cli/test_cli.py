@@ -163,7 +163,7 @@ def test_full_study_then_results_csv(tmp_path, tiny_model, capsys):
     for r in records:
         if r["row_type"] == "language":
             vals = [s["value"] for s in stored if s["language"] == r["language"]]
-            assert float(r["mean"]) == pytest.approx(sum(vals) / 2)
+            assert float(r["mean_x100"]) == pytest.approx(100 * sum(vals) / 2)  # stored in [0, 1], shown x100
 
     # filters and markdown
     assert main(["results", "--db", str(db), "--study", "cli-tiny", "--task", "sib200", "--format", "md"]) == 0
@@ -217,6 +217,14 @@ def test_families_table_and_paired_comparison(tmp_path, tiny_bert, tiny_xlmr, ca
     out = capsys.readouterr().out
     # fra_Latn and rus_Cyrl are both Indo-European; English (the source) is not a target family member
     assert "Indo-European" in out and "gap" in out and out.count("Indo-European") == 2  # one row per model
+    header, *rows = out.splitlines()
+    assert "mean (x100)" in header and "gap (x100)" in header and f"{tiny_bert} / finetune / none" in out
+    scores = Store(db).scores_frame(study="cli-tiny")
+    for model in (tiny_bert, tiny_xlmr):  # the family mean of fra/rus over both seeds, in points as printed
+        row = next(r for r in rows if f"{model} / finetune / none" in r)
+        mine = scores[(scores["model"] == str(model)) & scores["language"].isin(["fra_Latn", "rus_Cyrl"])]
+        mean = 100 * mine.groupby("language")["value"].mean().mean()
+        assert f"{mean:.1f}" in row.split("Indo-European")[1].split()[:3]
     assert main(["families", "--db", db, "--study", "cli-tiny", "--compare", str(tiny_bert), str(tiny_xlmr),
                  "--n-boot", "200"]) == 0
     out = capsys.readouterr().out

@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 from tests.report.conftest import INDO_EUROPEAN, MODELS, N_BOOT, STUDY, TASK, write_study
+from xlt.analysis.condition import default_pairs, parse_condition
 from xlt.analysis.families import family_table, paired_comparison
 from xlt.cli.main import main
 from xlt.errors import XltError
-from xlt.report.build import default_pairs, parse_condition, write_report
+from xlt.report.build import write_report
 from xlt.report.document import Bounds
 from xlt.report.latex import escape
 from xlt.store.db import Store
@@ -41,7 +42,7 @@ def texts(report) -> dict[str, str]:
 
 
 def test_family_numbers_in_all_formats(study_db, texts):
-    table = family_table(Store(study_db), STUDY, TASK, n_boot=N_BOOT)
+    table = family_table(Store(study_db).example_frame(STUDY, TASK), n_boot=N_BOOT)
     assert set(table["model"]) == set(MODELS) and len(table) == 2 * 9
     for _, r in table.iterrows():
         cells = [r["family"], str(r["n_languages"]), _x100(r["mean"]), _ci(r["ci_low"], r["ci_high"], 0.0),
@@ -56,7 +57,8 @@ def test_family_numbers_in_all_formats(study_db, texts):
 
 def test_paired_comparison_per_family(study_db, texts):
     a, b = ({"model": m, "method": "finetune", "intermediate": "none"} for m in MODELS)
-    c = paired_comparison(Store(study_db), STUDY, a, b, task=TASK, n_boot=N_BOOT, n_perm=N_BOOT).set_index("family")
+    c = paired_comparison(Store(study_db).example_frame(STUDY, TASK), a, b, n_boot=N_BOOT,
+                          n_perm=N_BOOT).set_index("family")
     ie = c.loc["Indo-European"]
     assert ie["diff"] < 0 and ie["ci_high"] < 0 and ie["p_holm"] < 0.05  # the planted effect, B = xlmr better
     assert ie["n_languages"] == len(INDO_EUROPEAN)
@@ -110,7 +112,7 @@ def test_condition_pairs_and_compare_argument():
                                     (("m1", "finetune", "none"), ("m2", "finetune", "none"))]
     assert parse_condition("m2", conds) == {"model": "m2"} and parse_condition("epar", conds) == {"method": "epar"}
     assert parse_condition("m2/epar/xnli", conds) == {"model": "m2", "method": "epar", "intermediate": "xnli"}
-    with pytest.raises(XltError, match="'m3'.*conditions: m1/epar/none"):
+    with pytest.raises(XltError, match="'m3'.*conditions: m1 / epar / none"):
         parse_condition("m3", conds)
 
 

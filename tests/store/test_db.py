@@ -146,6 +146,41 @@ def test_score_rows_filters_by_study_task_and_split(store):
     assert [r["run_id"] for r in store.runs(study="s2")] == ["c"]
 
 
+def test_frames_for_analysis(store):
+    """The read API of xlt.analysis / xlt.report: DataFrames with fixed columns, finished runs only."""
+    for rid, study, task in [("a", "s1", "sib200"), ("b", "s1", "other"), ("c", "s2", "sib200")]:
+        store.start_run(rid, _info(study=study, task=task, seed=ord(rid)))
+        per_example = _per_example() + [{"language": "eng_Latn", "metric": "f1", "values": [[1, 2, 2], [0, 1, 1]]}]
+        store.finish_run(rid, _rows(), per_example, {"dev_score": 0.5})
+    store.start_run("d", _info(study="s1"))  # running: in runs_frame, never in the score frames
+    with store.engine.begin() as c:  # even with a stray row of an unfinished attempt
+        c.execute(example_scores.insert().values(run_id="d", language="eng_Latn", metric="accuracy", values=[1]))
+    store.link_study("s2", ["a"])  # a run shared by two studies belongs to both
+
+    ex = store.example_frame("s1")
+    assert list(ex.columns) == ["task", "model", "method", "intermediate", "seed", "run_id", "language", "metric",
+                                "scores"]
+    assert sorted(set(ex["run_id"])) == ["a", "b"] and len(ex) == 2 * 3  # 2 runs x (2 accuracy + 1 f1)
+    row = ex[(ex["run_id"] == "a") & (ex["language"] == "fra_Latn")].iloc[0]
+    assert (row["task"], row["seed"], row["metric"], list(row["scores"])) == ("sib200", ord("a"), "accuracy",
+                                                                              [1, 0, 1, 0])
+    assert ex.loc[ex["metric"] == "f1", "scores"].iloc[0] == [[1, 2, 2], [0, 1, 1]]  # counts stay as stored
+    assert sorted(set(store.example_frame("s2")["run_id"])) == ["a", "c"]
+    assert set(store.example_frame("s1", task="sib200")["run_id"]) == {"a"}
+    assert set(store.example_frame("s1", metric="f1")["language"]) == {"eng_Latn"}
+    empty = store.example_frame("nope")
+    assert empty.empty and list(empty.columns) == list(ex.columns)
+
+    sc = store.scores_frame(study="s1", task="sib200")
+    assert sc.to_dict("records") == store.score_rows(study="s1", task="sib200")
+    assert store.scores_frame(study="nope").empty and "value" in store.scores_frame(study="nope").columns
+    runs = store.runs_frame("s1")
+    assert sorted(runs["run_id"]) == ["a", "b", "d"] and set(runs["status"]) == {"done", "running"}
+    assert runs.set_index("run_id").loc["a", "dev_score"] == 0.5
+    assert store.runs_frame("nope").empty and "status" in store.runs_frame("nope").columns
+    assert store.studies() == ["s1", "s2"]
+
+
 # -- concurrency --------------------------------------------------------------------------------
 def _writer(url: str, worker: int, barrier) -> None:
     barrier.wait()

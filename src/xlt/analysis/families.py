@@ -8,11 +8,11 @@ gap_regression     OLS of the per-language transfer gap on URIEL distances to En
                    match (condition and task as factors), optionally a mixed model with a random
                    intercept per language.
 
-Intervals and tests come from `xlt.analysis.stats` (bootstrap over test examples and seeds, scheme
-documented there) on the per-example scores the study runner stores (`example_scores`); the
-regression uses the per-language scores (`scores`). Families never include the task's source
-language. Languages the registry cannot resolve go to family "unknown" (one warning per call).
-Needs pandas; gap_regression needs statsmodels.
+Pure functions over the store's frames: intervals and tests come from `xlt.analysis.stats`
+(bootstrap over test examples and seeds, scheme documented there) on the per-example scores
+(`Store.example_frame`); the regression uses the per-language scores (`Store.scores_frame`). Scores
+stay in [0, 1] here; `to_text` shows them x100. Families never include the task's source language.
+Languages the registry cannot resolve go to family "unknown" (one warning per call).
 """
 
 from __future__ import annotations
@@ -21,35 +21,23 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from xlt.analysis import stats
-from xlt.analysis.results import Condition, _source_language
+from xlt.analysis.condition import FIELDS, Condition, conditions_of, resolve
+from xlt.analysis.results import source_language
+from xlt.analysis.units import UNIT, in_points
 from xlt.errors import XltError
-from xlt.store.db import Store, example_scores, runs, study_runs
 
-CONDITION = ["model", "method", "intermediate"]
 DISTANCES = ("syntactic", "phonological", "inventory", "genetic", "geographic")
 MIN_MIXED_LANGUAGES = 10  # fewer groups than this: the language variance is not estimable
 
 
-def load_examples(store: Store, study: str, task: str | None = None, metric: str = "accuracy") -> pd.DataFrame:
-    """One row per finished run and language: task, condition, seed, run_id, language, scores (array)."""
-    q = (select(runs.c.task, runs.c.model, runs.c.method, runs.c.intermediate, runs.c.seed, runs.c.run_id,
-                example_scores.c.language, example_scores.c["values"].label("scores"))
-         .join(example_scores, example_scores.c.run_id == runs.c.run_id)
-         .join(study_runs, study_runs.c.run_id == runs.c.run_id)
-         .where(study_runs.c.study == study, runs.c.status == "done", example_scores.c.metric == metric))
-    if task:
-        q = q.where(runs.c.task == task)
-    with store.engine.connect() as c:
-        df = pd.DataFrame([dict(r._mapping) for r in c.execute(q)],
-                          columns=["task", *CONDITION, "seed", "run_id", "language", "scores"])
+def examples_for(examples: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of one per-example metric, `scores` as float arrays; XltError when there are none."""
+    df = examples[examples["metric"] == metric]
     if df.empty:
-        raise XltError(f"study {study!r}{f' task {task!r}' if task else ''}: no finished runs with per-example "
-                       f"{metric} scores")
-    df["scores"] = [np.asarray(v, dtype=float) for v in df["scores"]]
-    return df
+        raise XltError(f"no finished runs with per-example {metric} scores")
+    return df.assign(scores=[np.asarray(v, dtype=float) for v in df["scores"]])
 
 
 def _registry():
@@ -78,18 +66,14 @@ def language_families(codes) -> dict[str, str]:
 
 
 def _source(task: str, source: str | None) -> str:
-    if source:
-        return source
-    import xlt.tasks  # noqa: F401  (importing registers the built-in tasks)
-
-    return _source_language(task)
+    return source or source_language(task)
 
 
 def _matrices(df: pd.DataFrame) -> dict[tuple, tuple[tuple, dict[str, np.ndarray]]]:
     """(task, model, method, intermediate) -> (seeds, language -> seeds x examples matrix); seeds are
     those present for every language, rows in seed order."""
     out = {}
-    for key, g in df.groupby(["task", *CONDITION], sort=True):
+    for key, g in df.groupby(["task", *FIELDS], sort=True):
         if g.duplicated(["language", "seed"]).any():
             warnings.warn(f"{key}: several runs share a seed; keeping one per seed", stacklevel=3)
         by_lang = {lang: dict(zip(h["seed"], h["scores"])) for lang, h in g.groupby("language")}
@@ -117,10 +101,11 @@ def _by_family(langs, families: dict[str, str]) -> list[tuple[str, list[str]]]:
     return sorted(groups.items())
 
 
-def family_table(store: Store, study: str, task: str | None = None, metric: str = "accuracy", n_boot: int = 2000,
-                 alpha: float = 0.05, seed: int = 0, source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
-    """Per task x condition x family: n_languages, mean with CI, and gap = source - family mean with CI."""
-    mats = _matrices(load_examples(store, study, task, metric))
+def family_table(examples: pd.DataFrame, metric: str = "accuracy", n_boot: int = 2000, alpha: float = 0.05,
+                 seed: int = 0, source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
+    """Per task x condition x family of `examples` (`Store.example_frame`): n_languages, mean with CI,
+    and gap = source - family mean with CI."""
+    mats = _matrices(examples_for(examples, metric))
     families = _target_families(mats, source)
     rng, rows = np.random.default_rng(seed), []
     for (tk, *cond), (seeds, m) in mats.items():
@@ -131,7 +116,7 @@ def family_table(store: Store, study: str, task: str | None = None, metric: str 
             gap = (stats.gap_ci(m[src], sub, n_boot, alpha, rng, seed_draw=seed_draw) if src in m
                    else stats.Interval(*[np.nan] * 3))
             rows.append({
-                "task": tk, "metric": metric, **dict(zip(CONDITION, cond)), "family": family,
+                "task": tk, "metric": metric, **dict(zip(FIELDS, cond)), "family": family,
                 "n_languages": len(langs), "languages": ",".join(langs), "n_seeds": len(seeds),
                 "mean": mean.estimate, "ci_low": mean.low, "ci_high": mean.high, "source": src,
                 "source_score": float(m[src].mean()) if src in m else np.nan,
@@ -141,27 +126,22 @@ def family_table(store: Store, study: str, task: str | None = None, metric: str 
 
 
 def _pick(keys, task: str, spec: dict) -> tuple | None:
-    bad = set(spec) - set(CONDITION)
-    if bad:
-        raise XltError(f"condition keys {sorted(bad)} unknown (use {', '.join(CONDITION)})")
-    found = [k for k in keys if k[0] == task and all(spec.get(f) in (None, v) for f, v in zip(CONDITION, k[1:]))]
-    if len(found) > 1:
-        raise XltError(f"{spec} matches several conditions in {task}: "
-                       + "; ".join(Condition(*k[1:]).label for k in found) + " (give method/intermediate)")
-    return found[0] if found else None
+    """The (task, *condition) key of the one condition of `task` that `spec` names."""
+    cond = resolve(spec, [k[1:] for k in keys if k[0] == task], task)
+    return (task, *cond) if cond else None
 
 
-def paired_comparison(store: Store, study: str, a: dict, b: dict, level: str = "family", task: str | None = None,
-                      metric: str = "accuracy", n_boot: int = 2000, n_perm: int = 2000, alpha: float = 0.05,
-                      seed: int = 0, source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
-    """A minus B per (task, family) or (task, language) on their shared test examples.
+def paired_comparison(examples: pd.DataFrame, a: dict, b: dict, level: str = "family", metric: str = "accuracy",
+                      n_boot: int = 2000, n_perm: int = 2000, alpha: float = 0.05, seed: int = 0,
+                      source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
+    """A minus B per (task, family) or (task, language) of `examples` on their shared test examples.
 
     a, b: dicts with some of model / method / intermediate; each must match one condition per task.
     Seeds are paired when A and B have the same seed set, independent otherwise. p_holm adjusts
     p_value over all returned rows (Holm-Bonferroni)."""
     if level not in ("family", "language"):
         raise XltError(f"level must be 'family' or 'language', not {level!r}")
-    mats = _matrices(load_examples(store, study, task, metric))
+    mats = _matrices(examples_for(examples, metric))
     families = _target_families(mats, source)
     rng, rows, found = np.random.default_rng(seed), [], False
     for tk in sorted({k[0] for k in mats}):
@@ -189,31 +169,53 @@ def paired_comparison(store: Store, study: str, a: dict, b: dict, level: str = "
                 "ci_high": r.high, "p_value": r.p_value, "cohens_d": r.cohens_d,
             })
     if not found:
-        raise XltError(f"study {study!r}: no task has runs for both {a} and {b}")
+        raise XltError(f"no task has runs for both {a} and {b}")
     out = pd.DataFrame(rows)
     if rows:
         out.insert(out.columns.get_loc("p_value") + 1, "p_holm", stats.holm(out["p_value"]))
     return out
 
 
-def gap_table(store: Store, study: str, task: str | None = None, metric: str = "accuracy",
-              source: str | None = None) -> pd.DataFrame:
-    """Per task x condition x target language: gap = source score - language score, averaged over seeds."""
-    df = pd.DataFrame([r for r in store.score_rows(study, task) if r["metric"] == metric])
+def gap_table(scores: pd.DataFrame, metric: str = "accuracy", source: str | None = None) -> pd.DataFrame:
+    """Per task x condition x target language of `scores` (`Store.scores_frame`): gap = source score -
+    language score, averaged over seeds."""
+    df = scores[scores["metric"] == metric]
     if df.empty:
-        raise XltError(f"study {study!r}: no finished runs with {metric} scores")
+        raise XltError(f"no finished runs with {metric} scores")
     parts = []
-    for (tk, *cond), g in df.groupby(["task", *CONDITION], sort=True):
+    for (tk, *cond), g in df.groupby(["task", *FIELDS], sort=True):
         src = _source(tk, source)
         src_by_seed = g[g["language"] == src].groupby("seed")["value"].mean()
         t = g[g["language"] != src].assign(gap=lambda x: x["seed"].map(src_by_seed) - x["value"]).dropna(subset=["gap"])
         agg = t.groupby("language", as_index=False).agg(gap=("gap", "mean"), score=("value", "mean"),
                                                         n_seeds=("seed", "nunique"))
-        parts.append(agg.assign(task=tk, condition=Condition(*cond).label))
+        parts.append(agg.assign(task=tk, **dict(zip(FIELDS, cond)), condition=Condition(*cond).label))
     out = pd.concat(parts, ignore_index=True)
     if out.empty:
-        raise XltError(f"study {study!r}: no target language has a score and a source-language score")
+        raise XltError("no target language has a score and a source-language score")
     return out
+
+
+# score-valued columns of the family and comparison tables (shown x100; p, d and counts are not scores)
+SCORE_COLUMNS = ("mean", "ci_low", "ci_high", "source_score", "gap", "gap_ci_low", "gap_ci_high", "mean_a", "mean_b",
+                 "diff")
+
+
+def to_text(table: pd.DataFrame) -> str:
+    """A `family_table` or `paired_comparison` as a text table: scores x100 (the headers say so), one
+    condition label per row."""
+    if "diff" in table:
+        level = table["level"].iloc[0] if len(table) else "family"
+        cols = ["task", *dict.fromkeys(["family", level]), "n_languages", "mean_a", "mean_b", "diff", "ci_low",
+                "ci_high", "p_value", "p_holm", "cohens_d"]
+        shown = table[cols]
+    else:
+        labels = [Condition(*c).label for c in table[list(FIELDS)].itertuples(index=False)]
+        cols = ["task", "family", "n_languages", "mean", "ci_low", "ci_high", "gap", "gap_ci_low", "gap_ci_high"]
+        shown = table[cols].assign(condition=labels)[["task", "condition", *cols[1:]]]
+    shown = in_points(shown, SCORE_COLUMNS)
+    digits = {f"{c} ({UNIT})": 1 for c in SCORE_COLUMNS} | {"p_value": 4, "p_holm": 4, "cohens_d": 2}
+    return shown.round(digits).to_string(index=False)
 
 
 def _predictors(langs, names) -> pd.DataFrame:
@@ -231,14 +233,24 @@ def _predictors(langs, names) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _reference_first(data: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The condition column as a categorical whose first level (the regression's reference) is the first
+    model's plain fine-tuning (finetune / none), else the first condition; the others follow sorted."""
+    conds = conditions_of(data)
+    ref = next((c for c in conds if c.model == conds[0].model and (c.method, c.intermediate) == ("finetune", "none")),
+               conds[0])
+    order = [ref.label] + [c.label for c in conds if c != ref]
+    return ref.label, data.assign(condition=pd.Categorical(data["condition"], categories=order))
+
+
 def _coefficients(fit, names) -> pd.DataFrame:
     ci = fit.conf_int().loc[names]
     return pd.DataFrame({"coef": fit.params[names], "se": fit.bse[names], "ci_low": ci[0], "ci_high": ci[1],
                          "p": fit.pvalues[names]})
 
 
-def gap_regression(store: Store, study: str, task: str | None = None, metric: str = "accuracy",
-                   source: str | None = None, predictors=DISTANCES + ("same_script",), mixed: bool = True) -> dict:
+def gap_regression(scores: pd.DataFrame, metric: str = "accuracy", source: str | None = None,
+                   predictors=DISTANCES + ("same_script",), mixed: bool = True) -> dict:
     """OLS of the per-language transfer gap on distances to English (+ condition / task factors).
 
     Returns {"ok", "message", "formula", "n", "n_languages", "r2", "r2_adj", "coefficients" (coef, se,
@@ -247,7 +259,7 @@ def gap_regression(store: Store, study: str, task: str | None = None, metric: st
     predictor are dropped (both listed in notes); too few languages gives ok=False and a message."""
     import statsmodels.formula.api as smf
 
-    data = gap_table(store, study, task, metric, source)
+    data = gap_table(scores, metric, source)
     data = data.join(_predictors(sorted(data["language"].unique()), [p for p in predictors if p != "same_script"]),
                      on="language")
     notes, use = [], [p for p in predictors if data[p].notna().any()]
@@ -262,6 +274,9 @@ def gap_regression(store: Store, study: str, task: str | None = None, metric: st
         notes.append(f"{', '.join(const)} constant over the languages: dropped")
         use = [p for p in use if p not in const]
     factors = [f"C({f})" for f in ("condition", "task") if data[f].nunique() > 1]
+    if "C(condition)" in factors:
+        ref, data = _reference_first(data)
+        notes.append(f"condition effects are relative to {ref}")
     formula = "gap ~ " + " + ".join(use + factors or ["1"])
     n_lang = data["language"].nunique()
     result = {"ok": False, "formula": formula, "n": len(data), "n_languages": n_lang, "notes": notes, "data": data,

@@ -13,6 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from xlt.analysis.condition import FIELDS, Condition
+from xlt.analysis.stats import MeanStd, mean_std
+from xlt.analysis.units import SCALE, UNIT, mean_std_text
 
 SUMMARY_ROWS = {
     "avg_incl_src": "avg (incl. {src})",
@@ -22,98 +27,74 @@ SUMMARY_ROWS = {
 
 
 @dataclass
-class Condition:
-    model: str
-    method: str
-    intermediate: str
-
-    @property
-    def label(self) -> str:
-        extra = [x for x in (self.method if self.method != "finetune" else "",
-                             self.intermediate if self.intermediate != "none" else "") if x]
-        return self.model + (f" [{', '.join(extra)}]" if extra else "")
-
-
-@dataclass
 class TaskTable:
     task: str
     metric: str
     source: str
     languages: list[str]
     conditions: list[Condition]
-    cells: dict  # (condition index, row key) -> (mean, std, n_seeds)
+    cells: dict[tuple[int, str], MeanStd]  # (condition index, language or summary key) -> over seeds
 
 
-def _source_language(task: str) -> str:
-    from xlt.tasks.base import _REGISTRY
+def source_language(task: str) -> str:
+    """The task's training language from the registry; "en" for a task it does not know."""
+    from xlt.tasks import find_spec
 
-    cls = _REGISTRY.get(task)
-    return cls.spec.source_language if cls else "en"
+    spec = find_spec(task)
+    return spec.source_language if spec else "en"
 
 
-def build_tables(rows: list[dict]) -> list[TaskTable]:
-    """Group long score rows (one per run/language/metric) into one table per task and metric."""
+def build_tables(scores: pd.DataFrame) -> list[TaskTable]:
+    """Group long scores (`Store.scores_frame`: one row per run/language/metric) into one table per task
+    and metric."""
     by_task = defaultdict(list)
-    for r in rows:
+    for r in scores.to_dict("records"):
         by_task[(r["task"], r["metric"])].append(r)
     tables = []
     for (task, metric), items in sorted(by_task.items()):
-        source = _source_language(task)
-        conds = sorted({(r["model"], r["method"], r["intermediate"]) for r in items})
+        source = source_language(task)
+        conds = sorted({Condition(*(r[f] for f in FIELDS)) for r in items})
         langs = sorted({r["language"] for r in items}, key=lambda l: (l != source, l))
         # seed -> language -> value, per condition
         values = defaultdict(lambda: defaultdict(dict))
         for r in items:
-            values[(r["model"], r["method"], r["intermediate"])][r["seed"]][r["language"]] = r["value"]
+            values[Condition(*(r[f] for f in FIELDS))][r["seed"]][r["language"]] = r["value"]
         cells = {}
         for ci, cond in enumerate(conds):
             per_seed = values[cond]
             for lang in langs:
-                cells[(ci, lang)] = _agg([s[lang] for s in per_seed.values() if lang in s])
+                cells[(ci, lang)] = mean_std(s[lang] for s in per_seed.values() if lang in s)
             summaries = defaultdict(list)
-            for scores in per_seed.values():
-                others = [v for l, v in scores.items() if l != source]
-                summaries["avg_incl_src"].append(float(np.mean(list(scores.values()))))
+            for by_lang in per_seed.values():
+                others = [v for l, v in by_lang.items() if l != source]
+                summaries["avg_incl_src"].append(float(np.mean(list(by_lang.values()))))
                 if others:
                     summaries["avg_excl_src"].append(float(np.mean(others)))
-                    if source in scores:
-                        summaries["transfer_gap"].append(scores[source] - float(np.mean(others)))
+                    if source in by_lang:
+                        summaries["transfer_gap"].append(by_lang[source] - float(np.mean(others)))
             for key in SUMMARY_ROWS:
-                cells[(ci, key)] = _agg(summaries.get(key, []))
-        tables.append(TaskTable(task, metric, source, langs, [Condition(*c) for c in conds], cells))
+                cells[(ci, key)] = mean_std(summaries.get(key, []))
+        tables.append(TaskTable(task, metric, source, langs, conds, cells))
     return tables
 
 
-def _agg(xs: list[float]) -> tuple[float, float, int]:
-    if not xs:
-        return (float("nan"), float("nan"), 0)
-    return (float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0, len(xs))
-
-
-def _fmt(cell, scale: float = 100.0) -> str:
-    mean, std, n = cell
-    if n == 0:
-        return "-"
-    return f"{mean * scale:.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "")
-
-
-def _grid(t: TaskTable) -> tuple[list[str], list[list[str]]]:
+def grid(t: TaskTable) -> tuple[list[str], list[list[str]]]:
     header = ["language"] + [c.label for c in t.conditions]
-    body = [[lang] + [_fmt(t.cells[(i, lang)]) for i in range(len(t.conditions))] for lang in t.languages]
+    body = [[lang] + [mean_std_text(t.cells[(i, lang)]) for i in range(len(t.conditions))] for lang in t.languages]
     for key, label in SUMMARY_ROWS.items():
         body.append([label.format(src=t.source)]
-                    + [_fmt(t.cells[(i, key)]) for i in range(len(t.conditions))])
-    body.append(["seeds"] + [str(t.cells[(i, "avg_incl_src")][2]) for i in range(len(t.conditions))])
+                    + [mean_std_text(t.cells[(i, key)]) for i in range(len(t.conditions))])
+    body.append(["seeds"] + [str(t.cells[(i, "avg_incl_src")].n) for i in range(len(t.conditions))])
     return header, body
 
 
 def to_text(tables: list[TaskTable]) -> str:
     out = []
     for t in tables:
-        header, body = _grid(t)
+        header, body = grid(t)
         widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
         line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        out.append(f"{t.task} — {t.metric} (x100, mean ± std over seeds; zero-shot from {t.source})")
+        out.append(f"{t.task} — {t.metric} ({UNIT}, mean ± std over seeds; zero-shot from {t.source})")
         out.append(line(header))
         out.append("  ".join("-" * w for w in widths))
         n_lang = len(t.languages)
@@ -127,9 +108,9 @@ def to_text(tables: list[TaskTable]) -> str:
 def to_markdown(tables: list[TaskTable]) -> str:
     out = []
     for t in tables:
-        header, body = _grid(t)
+        header, body = grid(t)
         out.append(f"### {t.task} — {t.metric}\n")
-        out.append(f"Scores x100, mean ± std over seeds. Fine-tuned on {t.source} only; checkpoint selected "
+        out.append(f"Scores {UNIT}, mean ± std over seeds. Fine-tuned on {t.source} only; checkpoint selected "
                    f"on {t.source} dev (zero-shot for every other language).\n")
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
@@ -141,13 +122,15 @@ def to_markdown(tables: list[TaskTable]) -> str:
 
 
 def to_csv(tables: list[TaskTable]) -> str:
+    """One row per condition x language or summary; mean and std in points (x100, as in the tables)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["task", "metric", "model", "method", "intermediate", "row_type", "language", "mean", "std", "n_seeds"])
+    w.writerow(["task", "metric", "model", "method", "intermediate", "row_type", "language", f"mean_{UNIT}",
+                f"std_{UNIT}", "n_seeds"])
     for t in tables:
         for i, c in enumerate(t.conditions):
-            for lang in t.languages:
-                w.writerow([t.task, t.metric, c.model, c.method, c.intermediate, "language", lang, *t.cells[(i, lang)]])
-            for key in SUMMARY_ROWS:
-                w.writerow([t.task, t.metric, c.model, c.method, c.intermediate, "summary", key, *t.cells[(i, key)]])
+            for kind, keys in (("language", t.languages), ("summary", SUMMARY_ROWS)):
+                for key in keys:
+                    mean, std, n = t.cells[(i, key)]
+                    w.writerow([t.task, t.metric, *c, kind, key, mean * SCALE, std * SCALE, n])
     return buf.getvalue()

@@ -1,4 +1,5 @@
-"""Bootstrap intervals, paired tests and Holm's correction for per-example scores (numpy only).
+"""Bootstrap intervals, paired tests and Holm's correction for per-example scores; the one mean/std/n
+aggregate over seeds.
 
 Data: one (condition, language) *cell* is a matrix Y of shape (seeds, examples): row s holds the
 per-example scores (0/1 correctness, or per-example F1) of the run with seed s, in test-set order.
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -257,14 +259,27 @@ def paired_difference(a, b, n_boot: int = 2000, n_perm: int = 2000, alpha: float
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1; NaN stays NaN)."""
+    """Holm-Bonferroni adjusted p-values (statsmodels' `multipletests`); NaN is no test and stays NaN."""
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(pvalues, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    q = p[ok]
-    order = np.argsort(q, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate((len(q) - np.arange(len(q))) * q[order]))
-    res = np.empty(len(q))
-    res[order] = adj
-    out[ok] = res
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
     return out
+
+
+class MeanStd(NamedTuple):
+    mean: float
+    std: float  # sample std (ddof=1); 0.0 for one value
+    n: int
+
+
+def mean_std(xs) -> MeanStd:
+    """Mean, sample std and count of per-seed values (NaN, NaN, 0 for none): every 'mean ± std over
+    seeds' in xlt's tables comes from here."""
+    xs = list(xs)
+    if not xs:
+        return MeanStd(float("nan"), float("nan"), 0)
+    return MeanStd(float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0, len(xs))

@@ -192,15 +192,15 @@ def _open_store(db: str):
 def _results(db: str, study: str | None, task: str | None, fmt: str, output: str | None) -> int:
     from xlt.analysis.results import build_tables, to_csv, to_markdown, to_text
 
-    rows = _open_store(db).score_rows(study=study, task=task)
-    if not rows:
+    scores = _open_store(db).scores_frame(study=study, task=task)
+    if scores.empty:
         raise XltError(f"no finished runs in {db}" + (f" for study {study!r}" if study else ""))
-    tables = build_tables(rows)
+    tables = build_tables(scores)
     text = {"table": to_text, "md": to_markdown, "csv": to_csv}[fmt](tables)
     if fmt != "csv":
         from xlt.analysis import xtreme
 
-        text += "\n" + xtreme.to_text(xtreme.summarize(rows))
+        text += "\n" + xtreme.to_text(xtreme.summarize(scores))
     if output:
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}")
@@ -210,28 +210,24 @@ def _results(db: str, study: str | None, task: str | None, fmt: str, output: str
 
 
 def _families(args) -> int:
-    import pandas as pd
-
-    from xlt.analysis.families import family_table, paired_comparison
+    from xlt.analysis import families
+    from xlt.analysis.condition import conditions_of, parse_condition
 
     store = _open_store(args.db)
-    pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_rows", 500)
+    examples = store.example_frame(args.study, task=args.task, metric=args.metric)
+    if examples.empty:
+        raise XltError(f"no per-example scores for metric {args.metric!r} in study {args.study!r}"
+                       + (f" task {args.task!r}" if args.task else ""))
     if args.compare:  # model, method or intermediate names, or model/method/intermediate (as in `xlt report`)
-        from xlt.report.build import parse_condition
-
-        conds = {(r["model"], r["method"], r["intermediate"]) for r in store.score_rows(study=args.study)}
-        a, b = (parse_condition(c, conds) for c in args.compare)
-        table = paired_comparison(store, args.study, a, b, level=args.level, task=args.task, metric=args.metric,
-                                  n_boot=args.n_boot)
-        cols = ["task", args.level, "diff", "ci_low", "ci_high", "p_value", "p_holm", "cohens_d", "n_languages"]
-        print(f"{args.compare[0]} minus {args.compare[1]} ({args.metric}, paired on the same test examples)")
+        a, b = (parse_condition(c, conditions_of(examples)) for c in args.compare)
+        table = families.paired_comparison(examples, a, b, level=args.level, metric=args.metric, n_boot=args.n_boot)
+        print(f"{args.compare[0]} minus {args.compare[1]} ({args.metric}, paired on the same test examples; "
+              "scores x100)")
     else:
-        table = family_table(store, args.study, task=args.task, metric=args.metric, n_boot=args.n_boot)
-        cols = ["task", "model", "method", "intermediate", "family", "n_languages", "mean", "ci_low", "ci_high", "gap", "gap_ci_low",
-                "gap_ci_high"]
+        table = families.family_table(examples, metric=args.metric, n_boot=args.n_boot)
     if table.empty:
         raise XltError(f"no per-example scores for metric {args.metric!r} in study {args.study!r}")
-    print(table[[c for c in cols if c in table.columns]].round(4).to_string(index=False))
+    print(families.to_text(table))
     return 0
 
 

@@ -3,8 +3,10 @@
     xlt report --study demo -o report/                  # every task, every condition
     xlt report --study cmp --compare mbert xlmr-base    # the paired comparison of two conditions
 
-Per task this runs the analyses of `xlt.analysis` once (per-language table, family table, paired
-comparisons, gap regression; the statistics live there, not here), turns them into format-neutral
+Data flow: the store's public read API gives DataFrames (the runs, the test scores, and per task its
+per-example scores, each read once); the pure functions of `xlt.analysis` run on them once per task
+(per-language table, family table, paired comparisons, gap regression; the statistics live there,
+not here); this package never opens the database. The results are turned into format-neutral
 blocks (sections.py, summary.py) and figures (plots.py), and renders the blocks three times
 (markdown.py, latex.py, html.py). Figures are saved under OUTDIR/figures as .svg (Markdown, and
 inlined into the HTML) and .pdf (LaTeX).
@@ -15,17 +17,20 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from xlt.analysis.families import CONDITION, family_table, gap_regression, load_examples, paired_comparison
-from xlt.analysis.results import TaskTable, _source_language, build_tables
+from xlt.analysis.condition import Condition, conditions_of, default_pairs, parse_condition, resolve
+from xlt.analysis.families import examples_for, family_table, gap_regression, paired_comparison
+from xlt.analysis.results import TaskTable, build_tables, source_language
 from xlt.errors import XltError
-from xlt.store.db import Store
+
+if TYPE_CHECKING:
+    from xlt.store.db import Store
 
 
 @dataclass
@@ -34,93 +39,63 @@ class TaskAnalysis:
     source: str
     tables: list[TaskTable]  # one per stored metric (results.build_tables)
     metric: str | None  # per-example metric of the family analyses; None = none possible
-    conditions: list[tuple[str, str, str]]  # (model, method, intermediate) with per-example scores
+    conditions: list[Condition]  # those with per-example scores
     families: pd.DataFrame | None = None
-    comparisons: list[tuple[tuple, tuple, pd.DataFrame]] = field(default_factory=list)  # (A, B, table)
+    comparisons: list[tuple[Condition, Condition, pd.DataFrame]] = field(default_factory=list)  # (A, B, table)
     regression: dict | None = None
     notes: list[str] = field(default_factory=list)
 
 
 def _main_metric(task: str) -> str | None:
-    import xlt.tasks
+    from xlt.tasks import find_spec
 
-    try:
-        return xlt.tasks.get_task(task).spec.main_metric
-    except Exception:  # a task stored by another xlt version: fall back to the stored metrics
-        return None
+    spec = find_spec(task)  # None: a task stored by another xlt version; fall back to the stored metrics
+    return spec.main_metric if spec else None
 
 
-def _pick_metric(store: Store, study: str, task: str, stored: list[str]) -> tuple[str | None, list, list[str]]:
+def _pick_metric(examples: pd.DataFrame, task: str, stored: list[str]) -> tuple[str | None, pd.DataFrame | None,
+                                                                                  list[str]]:
     """The main metric if its per-example values are one number per example, else the first stored
-    metric that has them. Returns (metric, conditions, notes)."""
+    metric that has them. Returns (metric, its per-example rows, notes)."""
     main = _main_metric(task)
     notes = []
     for metric in sorted(stored, key=lambda m: (m != main, m)):
-        try:
-            df = load_examples(store, study, task, metric)
-        except XltError:
+        values = examples.loc[examples["metric"] == metric, "scores"]
+        if values.empty:
             continue
-        if not all(np.ndim(v) == 1 for v in df["scores"]):
+        if not all(np.ndim(v) == 1 for v in values):
             notes.append(f"{task}: per-example {metric} values are counts (corpus-level F1), not one score per "
                          "example; the family bootstrap cannot use them")
             continue
         if main and metric != main:
             notes.append(f"{task}: family analysis on {metric} (no per-example {main} scores stored)")
-        return metric, sorted(set(map(tuple, df[CONDITION].to_numpy()))), notes
-    return None, [], notes + [f"{task}: no per-example scores stored; family analysis and comparisons skipped"]
+        return metric, examples_for(examples, metric), notes
+    return None, None, notes + [f"{task}: no per-example scores stored; family analysis and comparisons skipped"]
 
 
-def default_pairs(conditions) -> list[tuple[tuple, tuple]]:
-    """Every pair of conditions that differ in exactly one of model / method / intermediate."""
-    return [(a, b) for a, b in combinations(sorted(conditions), 2) if sum(x != y for x, y in zip(a, b)) == 1]
-
-
-def parse_condition(text: str, conditions) -> dict:
-    """A --compare argument: a model, method or intermediate name, or 'model/method/intermediate'."""
-    t = text.strip()
-    for i, dim in enumerate(CONDITION):
-        if t in {c[i] for c in conditions}:
-            return {dim: t}
-    parts = tuple(p.strip() for p in t.rsplit("/", 2))
-    if parts in set(conditions):
-        return dict(zip(CONDITION, parts))
-    shown = "; ".join("/".join(c) for c in sorted(conditions))
-    raise XltError(f"--compare {text!r} is not a model, method, intermediate or model/method/intermediate "
-                   f"of this study (conditions: {shown})")
-
-
-def _resolve(spec: dict, conditions, task: str) -> tuple | None:
-    """The one condition of the task that `spec` names; None if the task has none."""
-    found = [c for c in conditions if all(spec.get(d) in (None, v) for d, v in zip(CONDITION, c))]
-    if len(found) > 1:
-        raise XltError(f"--compare {'/'.join(spec.values())} matches several conditions in {task}: "
-                       + "; ".join("/".join(c) for c in found) + " (give model/method/intermediate)")
-    return found[0] if found else None
-
-
-def analyse_task(store: Store, study: str, task: str, rows: list[dict], compare: tuple[dict, dict] | None,
+def analyse_task(task: str, scores: pd.DataFrame, examples: pd.DataFrame, compare: tuple[dict, dict] | None,
                  n_boot: int) -> TaskAnalysis:
-    """All analyses of one task; warnings of the analysis functions become the task's notes."""
-    source = _source_language(task)
-    metric, conds, notes = _pick_metric(store, study, task, sorted({r["metric"] for r in rows}))
-    ta = TaskAnalysis(task, source, build_tables(rows), metric, conds, notes=notes)
+    """All analyses of one task from its score and per-example frames; warnings of the analysis
+    functions become the task's notes."""
+    metric, ex, notes = _pick_metric(examples, task, sorted(scores["metric"].unique()))
+    conds = conditions_of(ex) if ex is not None else []
+    ta = TaskAnalysis(task, source_language(task), build_tables(scores), metric, conds, notes=notes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if metric:
-            ta.families = family_table(store, study, task, metric, n_boot=n_boot)
+            ta.families = family_table(ex, metric, n_boot=n_boot)
             pairs = default_pairs(conds) if compare is None else [compare]
             for a, b in pairs:
-                a, b = (x if isinstance(x, dict) else dict(zip(CONDITION, x)) for x in (a, b))
-                ka, kb = _resolve(a, conds, task), _resolve(b, conds, task)
+                a, b = (x if isinstance(x, dict) else x._asdict() for x in (a, b))
+                ka, kb = resolve(a, conds, task), resolve(b, conds, task)
                 if ka is None or kb is None:
                     ta.notes.append(f"{task}: no per-example scores for both {a} and {b}; comparison skipped")
                     continue
-                table = paired_comparison(store, study, a, b, task=task, metric=metric, n_boot=n_boot,
-                                          n_perm=n_boot)
+                table = paired_comparison(ex, a, b, metric=metric, n_boot=n_boot, n_perm=n_boot)
                 if len(table):
                     ta.comparisons.append((ka, kb, table))
         try:
-            ta.regression = gap_regression(store, study, task, metric or _main_metric(task) or rows[0]["metric"])
+            ta.regression = gap_regression(scores, metric or _main_metric(task) or scores["metric"].iloc[0])
         except XltError as exc:
             ta.notes.append(f"{task}: gap regression skipped: {exc}")
     ta.notes += sorted({f"{task}: {w.message}" for w in caught})
@@ -128,28 +103,28 @@ def analyse_task(store: Store, study: str, task: str, rows: list[dict], compare:
 
 
 def analyse(store: Store, study: str, task: str | None = None, compare: tuple[str, str] | None = None,
-            n_boot: int = 2000, progress: bool = True) -> tuple[list[dict], list[dict], list[TaskAnalysis]]:
-    """(the study's runs, its test score rows, one TaskAnalysis per task); one XltError if there is
-    nothing to report."""
-    runs = store.runs(study=study)
-    if not runs:
-        studies = sorted({r["study"] for r in store.runs()})
-        raise XltError(f"study {study!r} is not in {store.url} (studies: {', '.join(studies) or 'none'})")
-    rows = store.score_rows(study=study, task=task)
-    if not rows:
+            n_boot: int = 2000, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, list[TaskAnalysis]]:
+    """(the study's runs, its test scores, one TaskAnalysis per task); one XltError if there is nothing to
+    report. Reads the store once for the runs, once for the scores and once per task for the per-example
+    scores (every metric in one query)."""
+    runs = store.runs_frame(study)
+    if runs.empty:
+        raise XltError(f"study {study!r} is not in {store.url} (studies: {', '.join(store.studies()) or 'none'})")
+    scores = store.scores_frame(study, task)
+    if scores.empty:
         raise XltError(f"study {study!r}{f' task {task!r}' if task else ''}: no finished runs with test scores")
     if n_boot < 100:
         raise XltError(f"--n-boot {n_boot} is too small for 95 % percentile intervals (use >= 100)")
     spec = None
     if compare:
-        conds = {(r["model"], r["method"], r["intermediate"]) for r in rows}
+        conds = conditions_of(scores)
         spec = tuple(parse_condition(c, conds) for c in compare)
-    tasks = sorted({r["task"] for r in rows})
-    out = [analyse_task(store, study, t, [r for r in rows if r["task"] == t], spec, n_boot)
-           for t in tqdm(tasks, desc="report: analyses", unit="task", disable=not progress)]
+    out = [analyse_task(t, scores[scores["task"] == t], store.example_frame(study, t), spec, n_boot)
+           for t in tqdm(sorted(scores["task"].unique()), desc="report: analyses", unit="task",
+                         disable=not progress)]
     if compare and not any(ta.comparisons for ta in out):
         raise XltError(f"--compare {compare[0]} {compare[1]}: no task has per-example scores for both")
-    return [r for r in runs if task is None or r["task"] == task], rows, out
+    return (runs if task is None else runs[runs["task"] == task]), scores, out
 
 
 def _svg_inline(path: Path, prefix: str) -> str:
@@ -167,8 +142,8 @@ def write_report(store: Store, study: str, outdir: Path, task: str | None = None
     from xlt.report.document import Figure
     from xlt.report.sections import report_blocks
 
-    runs, rows, analyses = analyse(store, study, task, compare, n_boot, progress)
-    blocks = report_blocks(study, runs, rows, analyses, n_boot)
+    runs, scores, analyses = analyse(store, study, task, compare, n_boot, progress)
+    blocks = report_blocks(study, runs, scores, analyses, n_boot)
     outdir = Path(outdir)
     (outdir / "figures").mkdir(parents=True, exist_ok=True)
     figures = [b for b in blocks if isinstance(b, Figure)]

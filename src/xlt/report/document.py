@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from xlt.analysis.units import points
+
 
 @dataclass
 class Heading:
@@ -50,16 +52,6 @@ class Figure:
 Block = Heading | Para | Bullets | Table | Figure
 
 
-def condition_label(model: str, method: str, intermediate: str) -> str:
-    """'me5-small-q4 / finetune / none': every dimension spelled out, so no condition is guessed."""
-    return f"{model} / {method} / {intermediate}"
-
-
-def pct(x: float, digits: int = 1) -> str:
-    """A score in [0, 1] as x100 with `digits` decimals; '-' for a missing value."""
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
-
-
 class Bounds:
     """Clips displayed intervals to the range the quantity can take, and counts the bounds it moved.
 
@@ -79,7 +71,7 @@ class Bounds:
 
 
 def interval(low: float, high: float) -> str:
-    return f"[{pct(low)}, {pct(high)}]"
+    return f"[{points(low)}, {points(high)}]"
 
 
 def pvalue(p: float) -> str:

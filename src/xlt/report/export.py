@@ -12,25 +12,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xlt.errors import XltError
-from xlt.store.db import Store
 from xlt.tasks.spec import TaskType
+
+if TYPE_CHECKING:
+    from xlt.store.db import Store
 
 
 def _pick_runs(store: Store, study: str, model: str, seed: int | None) -> list[dict]:
-    runs = [r for r in store.runs(study=study) if r["status"] == "done" and r["model"] == model
-            and r["method"] == "finetune" and r["intermediate"] == "none"]
-    if not runs:
-        models = sorted({r["model"] for r in store.runs(study=study)})
+    """Per task, the finished plain fine-tuning run of `model` with `seed` (default: its lowest seed)."""
+    all_runs = store.runs_frame(study)
+    runs = all_runs[(all_runs["status"] == "done") & (all_runs["model"] == model)
+                    & (all_runs["method"] == "finetune") & (all_runs["intermediate"] == "none")]
+    if runs.empty:
+        models = sorted(set(all_runs["model"]))
         raise XltError(f"no finished runs of model {model!r} in study {study!r} (models: {', '.join(models) or '-'})")
-    chosen = {}
-    for r in sorted(runs, key=lambda r: r["seed"]):
-        if (seed is None or r["seed"] == seed) and r["task"] not in chosen:
-            chosen[r["task"]] = r  # without --seed: the lowest seed of each task
-    if not chosen:
+    if seed is not None:
+        runs = runs[runs["seed"] == seed]
+    if runs.empty:
         raise XltError(f"model {model!r} has no run with seed {seed} in study {study!r}")
-    return list(chosen.values())
+    return runs.sort_values("seed", kind="stable").drop_duplicates("task").to_dict("records")
 
 
 def export(store: Store, study: str, model: str, out: Path, seed: int | None = None) -> dict[str, list[str]]:

@@ -15,7 +15,8 @@ from matplotlib import colormaps  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from xlt.report.document import condition_label  # noqa: E402
+from xlt.analysis.condition import FIELDS, conditions_of  # noqa: E402
+from xlt.analysis.units import SCALE, UNIT  # noqa: E402
 
 ROW = 0.17  # inches per heatmap row: 7 pt labels with a little air
 FONT = 7
@@ -34,7 +35,7 @@ def _wrap(label: str) -> str:
 
 
 def heatmap(table, names: dict[str, str], families: dict[str, str]) -> Figure:
-    """Languages (rows, grouped by family, source first) x conditions (columns), values x100."""
+    """Languages (rows, grouped by family, source first) x conditions (columns), values in points."""
     src = table.source
     order = [src] if src in table.languages else []
     groups = [("source", [src])] if order else []
@@ -42,9 +43,9 @@ def heatmap(table, names: dict[str, str], families: dict[str, str]) -> Figure:
         langs = sorted((l for l in table.languages if l != src and families[l] == fam), key=lambda l: names[l])
         groups.append((fam, langs))
         order += langs
-    values = np.array([[table.cells[(i, l)][0] for i in range(len(table.conditions))] for l in order]) * 100
+    values = np.array([[table.cells[(i, l)][0] for i in range(len(table.conditions))] for l in order]) * SCALE
     n, k = values.shape
-    labels = [condition_label(c.model, c.method, c.intermediate) for c in table.conditions]
+    labels = [c.label for c in table.conditions]
     col_w = max(0.9, 0.06 * max(len(p) for lab in labels for p in lab.split(" / ")))
     rows = [f"{names[l]} ({l})" for l in order]
     name_w = 0.3 + 0.052 * max(len(r) for r in rows)  # 7 pt characters are about 0.05 in wide
@@ -54,7 +55,7 @@ def heatmap(table, names: dict[str, str], families: dict[str, str]) -> Figure:
     fig = Figure(figsize=(width, height))
     box = lambda x, w: [x / width, bottom / height, w / width, n * ROW / height]
     ax = fig.add_axes(box(fam_w + name_w, k * col_w))
-    im = ax.imshow(values, aspect="auto", cmap=CMAP, vmin=0, vmax=100, interpolation="nearest")
+    im = ax.imshow(values, aspect="auto", cmap=CMAP, vmin=0, vmax=SCALE, interpolation="nearest")
     for (i, j), v in np.ndenumerate(values):
         if not np.isnan(v):
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=FONT - 0.5,
@@ -76,40 +77,36 @@ def heatmap(table, names: dict[str, str], families: dict[str, str]) -> Figure:
             ax.axhline(start - 0.5, color="white", lw=1.5)
         start = end
     ax.set_ylim(n - 0.5, -0.5)  # the strip's spans must not widen the shared axis
-    ax.set_title(f"{table.task}: {table.metric} (x100) per language and condition", fontsize=9, pad=34)
+    ax.set_title(f"{table.task}: {table.metric} ({UNIT}) per language and condition", fontsize=9, pad=34)
     strip.text(0.97, -1.2, "family (languages)", ha="right", va="bottom", fontsize=FONT, style="italic")
     cax = fig.add_axes([(width - cbar_w + 0.15) / width, bottom / height, 0.12 / width,
                         min(n * ROW, 3.0) / height])
-    fig.colorbar(im, cax=cax).set_label(f"{table.metric} (x100)", fontsize=FONT)
+    fig.colorbar(im, cax=cax).set_label(f"{table.metric} ({UNIT})", fontsize=FONT)
     return fig
-
-
-def _conditions(df: pd.DataFrame) -> list[tuple]:
-    return sorted(set(map(tuple, df[["model", "method", "intermediate"]].to_numpy())))
 
 
 def family_bars(fam: pd.DataFrame, metric: str) -> Figure:
     """Horizontal bars per family (best mean on top), one bar per condition, CI error bars."""
-    conds = _conditions(fam)
+    conds = conditions_of(fam)
     order = fam.groupby("family")["mean"].mean().sort_values().index.tolist()
     n_lang = fam.groupby("family")["n_languages"].max()
     h = 0.8 / len(conds)
     fig = Figure(figsize=(8, 1.3 + len(order) * (0.12 + 0.16 * len(conds))), layout="constrained")
     ax = fig.add_subplot()
     for c, cond in enumerate(conds):
-        g = fam.groupby(["model", "method", "intermediate"]).get_group(cond).set_index("family").reindex(order)
+        g = fam.groupby(list(FIELDS)).get_group(cond).set_index("family").reindex(order)
         y = np.arange(len(order)) + 0.4 - h * (c + 0.5)  # first condition on top, as in the legend
-        mean = g["mean"].to_numpy() * 100
-        lo, hi = np.clip(g["ci_low"], 0, 1) * 100, np.clip(g["ci_high"], 0, 1) * 100
+        mean = g["mean"].to_numpy() * SCALE
+        lo, hi = np.clip(g["ci_low"], 0, 1) * SCALE, np.clip(g["ci_high"], 0, 1) * SCALE
         color = COLORS[c % len(COLORS)]
-        ax.barh(y, mean, height=h * 0.9, color=color, alpha=0.85, label=condition_label(*cond))
+        ax.barh(y, mean, height=h * 0.9, color=color, alpha=0.85, label=cond.label)
         ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
         if g["source_score"].notna().any():
-            ax.axvline(g["source_score"].dropna().iloc[0] * 100, color=color, ls="--", lw=1)
+            ax.axvline(g["source_score"].dropna().iloc[0] * SCALE, color=color, ls="--", lw=1)
     ax.set_yticks(range(len(order)), [f"{f} ({n_lang[f]})" for f in order], fontsize=FONT + 0.5)
-    ax.set_xlim(0, 100)
+    ax.set_xlim(0, SCALE)
     ax.set_ylim(-0.6, len(order) - 0.4)
-    ax.set_xlabel(f"{metric} (x100), mean over the family's languages, 95 % CI")
+    ax.set_xlabel(f"{metric} ({UNIT}), mean over the family's languages, 95 % CI")
     ax.set_ylabel("language family (number of languages)")
     ax.set_title(f"{metric} by language family (dashed: source language)", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
@@ -122,16 +119,16 @@ def family_overview(fam: pd.DataFrame, metric: str) -> Figure:
     per = fam.groupby("family").agg(n=("n_languages", "max"), mean=("mean", "mean")).sort_values(["n", "mean"])
     fig = Figure(figsize=(8, 1.2 + 0.22 * len(per)))
     ax = fig.add_subplot()
-    norm = Normalize(0, 100)
-    ax.barh(range(len(per)), per["n"], color=CMAP(norm(per["mean"] * 100)), edgecolor="#555", lw=0.4)
+    norm = Normalize(0, SCALE)
+    ax.barh(range(len(per)), per["n"], color=CMAP(norm(per["mean"] * SCALE)), edgecolor="#555", lw=0.4)
     for i, (n, m) in enumerate(zip(per["n"], per["mean"])):
-        ax.text(n, i, f"  {n} · mean {m * 100:.1f}", va="center", fontsize=FONT)
+        ax.text(n, i, f"  {n} · mean {m * SCALE:.1f}", va="center", fontsize=FONT)
     ax.set_yticks(range(len(per)), per.index, fontsize=FONT + 0.5)
     ax.set_xlim(0, per["n"].max() * 1.25)
     ax.set_xlabel("number of evaluated languages")
     ax.set_ylabel("language family")
-    ax.set_title(f"Languages per family, coloured by mean {metric} (x100)", fontsize=9)
-    fig.colorbar(matplotlib.cm.ScalarMappable(norm, CMAP), ax=ax, pad=0.02).set_label(f"mean {metric} (x100)")
+    ax.set_title(f"Languages per family, coloured by mean {metric} ({UNIT})", fontsize=9)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm, CMAP), ax=ax, pad=0.02).set_label(f"mean {metric} ({UNIT})")
     return fig
 
 
@@ -148,7 +145,7 @@ def _fit_band(ax, x: np.ndarray, y: np.ndarray, color) -> None:
     ax.fill_between(grid, band["mean_ci_lower"], band["mean_ci_upper"], color=color, alpha=0.18, lw=0)
 
 
-def gap_scatter(data: pd.DataFrame, labels: dict[str, str], task: str) -> Figure:
+def gap_scatter(data: pd.DataFrame, task: str) -> Figure:
     """One panel per URIEL distance (gap vs distance, fit + band per condition) and one for script match."""
     from xlt.analysis.families import DISTANCES
 
@@ -161,15 +158,15 @@ def gap_scatter(data: pd.DataFrame, labels: dict[str, str], task: str) -> Figure
         g, color = data[data["condition"] == cond], COLORS[c % len(COLORS)]
         for ax, kind in zip(axes, kinds):
             ok = g[kind].notna()
-            x, y = g.loc[ok, kind].to_numpy(float), g.loc[ok, "gap"].to_numpy(float) * 100
-            ax.scatter(x, y, s=12, color=color, alpha=0.7, lw=0, label=labels.get(cond, cond))
+            x, y = g.loc[ok, kind].to_numpy(float), g.loc[ok, "gap"].to_numpy(float) * SCALE
+            ax.scatter(x, y, s=12, color=color, alpha=0.7, lw=0, label=cond)
             _fit_band(ax, x, y, color)
         if "same_script" in g:
             ax, s = axes[5], g.dropna(subset=["same_script"])
             xs = s["same_script"].to_numpy(float) + (c - (len(conds) - 1) / 2) * 0.15
-            ax.scatter(xs + rng.uniform(-0.05, 0.05, len(xs)), s["gap"] * 100, s=12, color=color, alpha=0.7, lw=0)
+            ax.scatter(xs + rng.uniform(-0.05, 0.05, len(xs)), s["gap"] * SCALE, s=12, color=color, alpha=0.7, lw=0)
             for v, m in s.groupby("same_script")["gap"].mean().items():
-                ax.hlines(m * 100, v - 0.25, v + 0.25, color=color, lw=2)
+                ax.hlines(m * SCALE, v - 0.25, v + 0.25, color=color, lw=2)
     for ax, kind in zip(axes, kinds):
         ax.set_xlabel(f"{kind} distance to English")
         ax.set_title(kind, fontsize=9)
@@ -181,7 +178,7 @@ def gap_scatter(data: pd.DataFrame, labels: dict[str, str], task: str) -> Figure
     axes[5].set_xlabel("script compared with English")
     axes[5].set_title("script match", fontsize=9)
     for ax in axes[::3]:
-        ax.set_ylabel("transfer gap (x100)")
+        ax.set_ylabel(f"transfer gap ({UNIT})")
     fig.suptitle(f"{task}: transfer gap (English minus language) vs distance to English", fontsize=10)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncol=min(3, len(conds)), fontsize=FONT, frameon=False)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import warnings
 
+import pandas as pd
+
 from xlt.analysis import xtreme
+from xlt.analysis.condition import FIELDS, Condition
 from xlt.analysis.families import language_families
-from xlt.analysis.results import SUMMARY_ROWS, Condition, _grid
+from xlt.analysis.results import SUMMARY_ROWS, grid
+from xlt.analysis.units import SCALE, UNIT, mean_std_text, points
 from xlt.report import plots
-from xlt.report.document import Block, Bounds, Figure, Heading, Para, Table, condition_label, pct, pvalue
+from xlt.report.document import Block, Bounds, Figure, Heading, Para, Table, pvalue
 from xlt.report.summary import summary_blocks
 
 
@@ -29,50 +33,48 @@ def language_info(codes) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _language_table(t, names, families) -> Table:
-    header, body = _grid(t)
+    header, body = grid(t)
     n = len(t.languages)
     rows = [[lang, names[lang], "source" if lang == t.source else families[lang], *vals]
             for lang, *vals in body[:n]] + [[label, "", "", *vals] for label, *vals in body[n:]]
-    return Table(f"{t.task}: {t.metric} per language (x100, mean ± std over seeds). The averages follow XTREME: "
+    return Table(f"{t.task}: {t.metric} per language ({UNIT}, mean ± std over seeds). The averages follow XTREME: "
                  f"'incl.' averages every evaluated language including the source {t.source}, 'excl.' the "
                  "zero-shot languages only; the gap is computed per seed.",
-                 ["code", "language", "family", *(condition_label(c.model, c.method, c.intermediate)
-                                                  for c in t.conditions)],
+                 ["code", "language", "family", *(c.label for c in t.conditions)],
                  rows, strong_rows=set(range(n, n + len(SUMMARY_ROWS))), rules_after={n - 1}, left=3)
 
 
 def _family_tables(ta, bounds: Bounds) -> list[Block]:
     out: list[Block] = []
-    for cond, g in ta.families.groupby(["model", "method", "intermediate"], sort=True):
+    for cond, g in ta.families.groupby(list(FIELDS), sort=True):
         r0 = g.iloc[0]
-        rows = [[r["family"], str(r["n_languages"]), pct(r["mean"]), bounds.ci(r["ci_low"], r["ci_high"]),
-                 pct(r["gap"]), bounds.ci(r["gap_ci_low"], r["gap_ci_high"], -1.0, 1.0)] for _, r in g.iterrows()]
-        out.append(Table(f"{condition_label(*cond)}, {ta.task} ({ta.metric} x100, {r0['n_seeds']} seed(s)): "
+        rows = [[r["family"], str(r["n_languages"]), points(r["mean"]), bounds.ci(r["ci_low"], r["ci_high"]),
+                 points(r["gap"]), bounds.ci(r["gap_ci_low"], r["gap_ci_high"], -1.0, 1.0)] for _, r in g.iterrows()]
+        out.append(Table(f"{Condition(*cond).label}, {ta.task} ({ta.metric} {UNIT}, {r0['n_seeds']} seed(s)): "
                          f"unweighted mean over each family's languages and the transfer gap "
-                         f"{ta.source} ({pct(r0['source_score'])}) minus the family mean, with 95 % bootstrap CIs.",
+                         f"{ta.source} ({points(r0['source_score'])}) minus the family mean, with 95 % bootstrap CIs.",
                          ["family", "languages", "mean", "95 % CI", f"gap ({ta.source} - family)", "95 % CI"], rows))
     return out
 
 
 def _comparison_table(ta, a, b, c, bounds: Bounds) -> Table:
-    la, lb = condition_label(*a), condition_label(*b)
-    rows = [[r["family"], str(r["n_languages"]), pct(r["mean_a"]), pct(r["mean_b"]), pct(r["diff"]),
+    rows = [[r["family"], str(r["n_languages"]), points(r["mean_a"]), points(r["mean_b"]), points(r["diff"]),
              bounds.ci(r["ci_low"], r["ci_high"], -1.0, 1.0), pvalue(r["p_value"]), pvalue(r["p_holm"]),
              f"{r['cohens_d']:.2f}"] for _, r in c.iterrows()]
     seeds = "paired by seed" if c["paired_seeds"].all() else "seeds independent"
-    return Table(f"A = {la} minus B = {lb}, {ta.task} ({ta.metric} x100) on the same test examples ({seeds}): "
+    return Table(f"A = {a.label} minus B = {b.label}, {ta.task} ({ta.metric} {UNIT}) on the same test examples ({seeds}): "
                  f"difference of family means with 95 % bootstrap CI, two-sided permutation p, Holm-adjusted over "
                  f"the {len(c)} families of this comparison, and Cohen's d_z.",
                  ["family", "languages", "A", "B", "A - B", "95 % CI", "p", "p (Holm)", "d_z"], rows)
 
 
 def _coefficient_table(caption: str, coefs) -> Table:
-    rows = [[term, pct(r["coef"], 2), pct(r["se"], 2), f"[{pct(r['ci_low'], 2)}, {pct(r['ci_high'], 2)}]",
+    rows = [[term, points(r["coef"], 2), points(r["se"], 2), f"[{points(r['ci_low'], 2)}, {points(r['ci_high'], 2)}]",
              pvalue(r["p"])] for term, r in coefs.iterrows()]
     return Table(caption, ["term", "coefficient", "SE", "95 % CI", "p"], rows)
 
 
-def _regression_blocks(ta, labels: dict[str, str]) -> list[Block]:
+def _regression_blocks(ta) -> list[Block]:
     reg = ta.regression
     out: list[Block] = [Heading(3, "Transfer gap vs typological distance")]
     if not reg["ok"]:
@@ -81,13 +83,13 @@ def _regression_blocks(ta, labels: dict[str, str]) -> list[Block]:
         notes = (" " + "; ".join(reg["notes"]) + ".") if reg["notes"] else ""
         out.append(_coefficient_table(
             f"{ta.task}: OLS {reg['formula']} over {reg['n']} rows ({reg['n_languages']} languages), R² "
-            f"{reg['r2']:.2f} (adjusted {reg['r2_adj']:.2f}). Gap in points (x100) per unit of URIEL distance to "
+            f"{reg['r2']:.2f} (adjusted {reg['r2_adj']:.2f}). Gap in points ({UNIT}) per unit of URIEL distance to "
             f"English (0 = same as English, 1 = maximally far); same_script = 1 if written like English.{notes}",
             reg["coefficients"]))
         mixed = reg.get("mixed") or {}
         if mixed.get("ok"):
             out.append(_coefficient_table(f"Same fixed effects with a random intercept per language (REML; language "
-                                          f"variance {100 * 100 * mixed['language_var']:.1f} points²).",
+                                          f"variance {SCALE ** 2 * mixed['language_var']:.1f} points²).",
                                           mixed["coefficients"]))
         elif mixed:
             out.append(Para(mixed["message"] + ".", small=True))
@@ -97,63 +99,61 @@ def _regression_blocks(ta, labels: dict[str, str]) -> list[Block]:
                           "gap on that one distance per condition, band = 95 % CI of the fitted mean (the table "
                           "above fits all distances jointly). Last panel: languages written in a different script "
                           "than English vs the same script; bars = means.",
-                          plots.gap_scatter(reg["data"], labels, ta.task)))
+                          plots.gap_scatter(reg["data"], ta.task)))
     return out
 
 
 def task_blocks(ta, bounds: Bounds) -> list[Block]:
     out: list[Block] = [Heading(2, f"Task {ta.task}", f"task-{ta.task}"),
                         Para(f"Fine-tuned on {ta.source} only; checkpoint selected on {ta.source} dev; every other "
-                             "language is evaluated zero-shot. Scores x100.")]
+                             f"language is evaluated zero-shot. Scores {UNIT}.")]
     codes = sorted({l for t in ta.tables for l in t.languages})
     names, families = language_info(codes)
     out += [Heading(3, "Per-language scores")] + [_language_table(t, names, families) for t in ta.tables]
     shown = next((t for t in ta.tables if t.metric == ta.metric), ta.tables[0])
     out.append(Figure(f"heatmap-{ta.task}", f"{ta.task}: {shown.metric} per language and condition",
-                      f"Mean over seeds (x100) per language (rows, grouped by family; the source {ta.source} on top "
+                      f"Mean over seeds ({UNIT}) per language (rows, grouped by family; the source {ta.source} on top "
                       "when evaluated) and condition (columns).", plots.heatmap(shown, names, families)))
     if ta.families is not None and len(ta.families):
         out += [Heading(3, "By language family")] + _family_tables(ta, bounds)
         out.append(Figure(f"family-bars-{ta.task}", f"{ta.task}: {ta.metric} by language family",
-                          "Unweighted mean over the family's languages (x100) per condition, with 95 % bootstrap CIs "
+                          f"Unweighted mean over the family's languages ({UNIT}) per condition, with 95 % bootstrap CIs "
                           "(test examples and seeds; clipped to [0, 100]); dashed lines: the source-language score. "
                           "(n) = number of languages.", plots.family_bars(ta.families, ta.metric)))
         out.append(Figure(f"family-overview-{ta.task}", f"{ta.task}: languages per family",
                           "Number of evaluated languages per family; colour and label: the family's mean score "
-                          "(x100, averaged over conditions).", plots.family_overview(ta.families, ta.metric)))
+                          f"({UNIT}, averaged over conditions).", plots.family_overview(ta.families, ta.metric)))
     if ta.comparisons:
         out.append(Heading(3, "Paired comparison"))
         out += [_comparison_table(ta, a, b, c, bounds) for a, b, c in ta.comparisons]
     if ta.regression is not None:
-        labels = {Condition(*c).label: condition_label(*c) for c in ta.conditions}
-        out += _regression_blocks(ta, labels)
+        out += _regression_blocks(ta)
     return out
 
 
-def _xtreme_blocks(score_rows: list[dict]) -> list[Block]:
-    summary = xtreme.summarize(score_rows)
+def _xtreme_blocks(scores: pd.DataFrame) -> list[Block]:
+    summary = xtreme.summarize(scores)
     if not any(s["tasks"] for s in summary):
         return []
-    fmt = lambda c: pct(c[0]) + (f" ± {pct(c[1])}" if c[2] > 1 else "")
     tasks = sorted({t for s in summary for t in s["tasks"]})
     cats = [c for c in xtreme.CATEGORIES if any(c in s["categories"] for s in summary)]
-    body = [[condition_label(s["model"], s["method"], s["intermediate"])]
-            + [fmt(s["tasks"][t]) if t in s["tasks"] else "-" for t in tasks]
-            + [fmt(s["categories"][c]) if c in s["categories"] else "-" for c in cats]
-            + [fmt(s["overall"]) if s["overall"] else "-"] for s in summary]
+    body = [[s["condition"].label]
+            + [mean_std_text(s["tasks"][t]) if t in s["tasks"] else "-" for t in tasks]
+            + [mean_std_text(s["categories"][c]) if c in s["categories"] else "-" for c in cats]
+            + [mean_std_text(s["overall"]) if s["overall"] else "-"] for s in summary]
     return [Heading(2, "XTREME-R scores", "xtreme"),
             Table("XTREME-R task scores (mean over languages incl. English; QA = (F1 + EM) / 2), category scores "
-                  "and the overall score (only with all ten tasks); x100, mean ± std over seeds.",
+                  f"and the overall score (only with all ten tasks); {UNIT}, mean ± std over seeds.",
                   ["condition", *tasks, *cats, "overall"], body)]
 
 
-def report_blocks(study: str, runs: list[dict], score_rows: list[dict], analyses, n_boot: int) -> list[Block]:
+def report_blocks(study: str, runs: pd.DataFrame, scores: pd.DataFrame, analyses, n_boot: int) -> list[Block]:
     bounds = Bounds()
     out: list[Block] = [Heading(1, f"xlt report: study {study}")]
     out += summary_blocks(study, runs, analyses)
     for ta in analyses:
         out += task_blocks(ta, bounds)
-    out += _xtreme_blocks(score_rows)
+    out += _xtreme_blocks(scores)
     notes = [
         f"Confidence intervals: 95 % percentile bootstrap ({n_boot} replicates) that resamples test examples and "
         "adds the seed-to-seed variance (xlt.analysis.stats); with one seed they cover test-set sampling only.",

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
@@ -32,6 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from xlt.errors import XltError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 metadata = MetaData()
 
@@ -316,6 +320,48 @@ class Store:
             q = q.join(study_runs, study_runs.c.run_id == runs.c.run_id).where(study_runs.c.study == study)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]
+
+    # -- reading for analysis: DataFrames (xlt.analysis and xlt.report read only these) -----------
+    def studies(self) -> list[str]:
+        """Names of the studies that include at least one run, sorted."""
+        with self.engine.connect() as c:
+            return sorted(c.execute(select(study_runs.c.study).distinct()).scalars())
+
+    def runs_frame(self, study: str | None = None) -> "pd.DataFrame":
+        """One row per run of `study` (every status), the columns of the `runs` table."""
+        return _frame(self.runs(study), [c.name for c in runs.c])
+
+    def scores_frame(self, study: str | None = None, task: str | None = None, split: str = "test") -> "pd.DataFrame":
+        """`score_rows` as a DataFrame: one row per finished run / language / metric, scores in [0, 1]."""
+        return _frame(self.score_rows(study, task, split), SCORE_COLUMNS)
+
+    def example_frame(self, study: str, task: str | None = None, metric: str | None = None) -> "pd.DataFrame":
+        """Per-example scores of the finished runs of `study`, in one query: one row per run / language /
+        metric with its run's condition and seed; `scores` holds the stored list in test-example order
+        (one number per example, or per-sentence counts for corpus-level F1)."""
+        q = (select(runs.c.task, runs.c.model, runs.c.method, runs.c.intermediate, runs.c.seed, runs.c.run_id,
+                    example_scores.c.language, example_scores.c.metric, example_scores.c["values"].label("scores"))
+             .join(example_scores, example_scores.c.run_id == runs.c.run_id)
+             .join(study_runs, study_runs.c.run_id == runs.c.run_id)
+             .where(study_runs.c.study == study, runs.c.status == "done"))
+        if task:
+            q = q.where(runs.c.task == task)
+        if metric:
+            q = q.where(example_scores.c.metric == metric)
+        with self.engine.connect() as c:
+            return _frame([dict(r._mapping) for r in c.execute(q)], EXAMPLE_COLUMNS)
+
+
+SCORE_COLUMNS = ["study", "model", "task", "method", "intermediate", "seed", "run_id", "language", "metric", "value",
+                 "n"]
+EXAMPLE_COLUMNS = ["task", "model", "method", "intermediate", "seed", "run_id", "language", "metric", "scores"]
+
+
+def _frame(records: list[dict], columns: list[str]) -> "pd.DataFrame":
+    """Records as a DataFrame with fixed columns, also when there are none (callers test `.empty`)."""
+    import pandas as pd  # only readers need pandas; workers that write never import it
+
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def _link(conn, study: str, run_ids: list[str]) -> None:

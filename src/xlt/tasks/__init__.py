@@ -2,7 +2,7 @@
 
 from xlt.tasks.base import (
     Answer, Candidate, ChoiceExample, Example, QAExample, RetrievalExample, TaggingExample, Task, all_specs,
-    get_task, register,
+    find_spec, get_task, register,
 )
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
@@ -12,4 +12,4 @@ from xlt.tasks import (  # noqa: E402,F401  (importing registers them)
 )
 
 __all__ = ["Answer", "Candidate", "ChoiceExample", "Example", "QAExample", "RetrievalExample", "TaggingExample",
-           "HubSource", "Task", "TaskSpec", "TaskType", "all_specs", "get_task", "register"]
+           "HubSource", "Task", "TaskSpec", "TaskType", "all_specs", "find_spec", "get_task", "register"]

@@ -184,5 +184,12 @@ def get_task(name: str, data_dir: str | Path | None = None) -> Task:
     return _REGISTRY[name](data_dir)
 
 
+def find_spec(name: str) -> TaskSpec | None:
+    """The spec of a registered task; None for a name this registry does not know (stored results of
+    another xlt version), where `get_task` raises."""
+    cls = _REGISTRY.get(name)
+    return cls.spec if cls else None
+
+
 def all_specs() -> list[TaskSpec]:
     return [cls.spec for _, cls in sorted(_REGISTRY.items())]
