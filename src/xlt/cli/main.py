@@ -2,6 +2,7 @@
 
     xlt demo                              # embedded offline study (real encoder, 80+ languages)
     xlt study study.yaml train.lr=3e-5    # any study file, key=value overrides
+    xlt validate study.yaml               # check settings, names and every data split; writes nothing
     xlt results --format md -o results.md
     xlt report --study demo -o report/    # report.md, report.tex, report.html with plots
     xlt ls tasks | langs | models
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     sl.add_argument("--account", help="Slurm account")
     sl.add_argument("--qos", help="Slurm QOS")
     sl.add_argument("--folder", default="xlt-results/jobs", help="job pickles and logs (default xlt-results/jobs)")
+
+    v = sub.add_parser("validate", help="check a study without running it: settings, names, every data split "
+                       "and label it will read; writes nothing")
+    v.add_argument("file", help="study YAML")
+    v.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.lr=3e-5")
 
     d = sub.add_parser("demo", help="the embedded offline study: me5-small-q4 on cldr-names (80+ languages)")
     d.add_argument("overrides", nargs="*", help="key=value overrides")
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     # overrides may follow options (`xlt study s.yaml --dry-run seeds=[1]`): collect them by hand
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if args.command not in ("study", "demo") or any("=" not in e for e in extra):
+        if args.command not in ("study", "demo", "validate") or any("=" not in e for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = list(args.overrides) + extra
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
@@ -110,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
-    if args.command in ("study", "demo"):
+    if args.command in ("study", "demo", "validate"):
         return _study(args)
     if args.command == "results":
         return _results(args.db, args.study, args.task, args.format, args.output)
@@ -147,14 +153,24 @@ def _study(args) -> int:
             study = load_study(p, args.overrides)
     else:
         study = load_study(args.file, args.overrides)
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        raise XltError(f"--workers must be at least 1, got {workers}")
+    runner = Runner(study, progress=not args.quiet)
+    runs = runner.validate()  # bad input stops here: nothing claimed, no database opened
+    if args.command == "validate":
+        print(f"study {study.name}: valid; {len({r.run_id for r in runs})} run(s), "
+              f"{sum(len(runner.workspace.task(t).languages) for t in study.tasks)} task-language test set(s) "
+              f"read, precision {runs[0].train.precision}")
+        return 0
     db = args.db or study.db
-    store = Store(db)
-    runner = Runner(study, store, progress=not args.quiet)
     if getattr(args, "dry_run", False):
         from xlt.study.launch import describe
 
-        print(describe(runner.plan(), store))
+        runner.store = _open_store(db) if "://" in db or Path(db).is_file() else Store("sqlite://")
+        print(describe(runner.plan(), runner.store))
         return 0
+    store = runner.store = Store(db)
     if getattr(args, "launcher", None) or (getattr(args, "workers", None) or 1) > 1:
         summary = _launch(args, study, db, runner.plan())
         if "jobs" in summary:
@@ -172,8 +188,6 @@ def _study(args) -> int:
 def _launch(args, study, db: str, plan) -> dict:
     from xlt.study.launch import LaunchOptions, launch
 
-    if args.workers is not None and args.workers < 1:
-        raise XltError(f"--workers must be at least 1, got {args.workers}")
     opts = LaunchOptions(launcher=args.launcher or "processes", workers=args.workers or 0, folder=args.folder,
                          time=args.time, partition=args.partition, gpus_per_job=args.gpus_per_job,
                          max_parallel=args.max_parallel, account=args.account, qos=args.qos)
