@@ -195,12 +195,10 @@ def _launch(args, study, db: str, plan) -> dict:
 
 
 def _open_store(db: str):
-    """An existing results database (reading commands must not create an empty one)."""
+    """An existing results database, read-only: reading commands never create or modify one."""
     from xlt.store.db import Store
 
-    if "://" not in db and not Path(db).is_file():
-        raise XltError(f"no results database at {db} (run a study first, or pass --db)")
-    return Store(db)
+    return Store(db, read_only=True)
 
 
 def _results(db: str, study: str | None, task: str | None, fmt: str, output: str | None) -> int:

@@ -30,7 +30,7 @@ from sqlalchemy import (
     JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
     create_engine, delete, event, inspect, make_url, select, update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from xlt.errors import XltError
 
@@ -131,21 +131,52 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _check_sqlite_path(path: Path, read_only: bool) -> None:
+    """One clear line for a SQLite path that cannot be a database (before SQLite says something vaguer)."""
+    if path.is_dir():
+        raise XltError(f"results database {path} is a directory, not a file")
+    if read_only:
+        if not path.is_file():
+            raise XltError(f"no results database at {path} (run a study first, or pass --db)")
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise XltError(f"{path} is not a SQLite database")
+        return
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise XltError(f"cannot create results database {path}: {parent} is a file, not a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise XltError(f"cannot create results database {path}: {exc.strerror}") from None
+    if path.is_file():
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise XltError(f"{path} is not a SQLite database (refusing to write into it)")
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, read_only: bool = False):
+        """Open (and with `read_only=False` create or upgrade) a results database. `read_only` never
+        creates, upgrades or writes anything: reading commands use it on databases that must exist."""
         url = normalize_url(url)
         self.sqlite = url.startswith("sqlite")
-        if self.sqlite:
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         shown = url
+        if self.sqlite and url != "sqlite://":
+            _check_sqlite_path(Path(url.removeprefix("sqlite:///")).expanduser(), read_only)
         try:
             shown = make_url(url).render_as_string(hide_password=True)
-            self.engine = create_engine(url, connect_args={"timeout": 60} if self.sqlite else {},
+            engine_url = url
+            if read_only and self.sqlite and url != "sqlite://":  # SQLite's own read-only mode
+                engine_url = f"sqlite:///file:{Path(url.removeprefix('sqlite:///')).expanduser()}?mode=ro&uri=true"
+            self.engine = create_engine(engine_url, connect_args={"timeout": 60} if self.sqlite else {},
                                         pool_pre_ping=not self.sqlite)
         except Exception as exc:  # bad URL or missing DB driver
             hint = ' (pip install "xlt[postgres]")' if "postgres" in url else ""
@@ -155,9 +186,23 @@ class Store:
             event.listen(self.engine, "begin", _sqlite_begin)
         self._writer = self.engine.execution_options(xlt_write=True)
         try:
-            self._retry(self._create, also=("already exists", "duplicate", "UNIQUE"))
-        except OperationalError as exc:  # server down, wrong credentials, unwritable file
-            raise XltError(f"cannot open results database {shown!r}: {exc.orig}") from exc
+            if read_only:
+                self._check_schema(shown)
+            else:
+                self._retry(self._create, also=("already exists", "duplicate", "UNIQUE"))
+        except DatabaseError as exc:  # server down, wrong credentials, unwritable or not a database file
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            raise XltError(f"cannot open results database {shown!r}: {detail}") from None
+
+    def _check_schema(self, shown: str) -> None:
+        """A database to read must hold xlt's tables, as this version writes them."""
+        have = set(inspect(self.engine).get_table_names())
+        if "runs" not in have:
+            raise XltError(f"{shown!r} is not an xlt results database (no runs table)")
+        missing = [n for n in _ADDED_COLUMNS if n not in {c["name"] for c in inspect(self.engine).get_columns("runs")}]
+        if missing:
+            raise XltError(f"{shown!r} was written by an older xlt (no column {missing[0]!r}); run any "
+                           "`xlt study` with this --db once to upgrade it")
 
     def _create(self) -> None:
         with self._write() as c:
