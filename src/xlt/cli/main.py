@@ -23,8 +23,25 @@ from xlt.errors import XltError
 DEFAULT_DB = "xlt-results/results.sqlite"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr and exit code 2, like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(2, f"xlt: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xlt", description="Zero-shot cross-lingual transfer studies.")
+    p = _Parser(prog="xlt", description="Zero-shot cross-lingual transfer studies.")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -72,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="paired test of condition A minus B: a model, method or intermediate name, or "
                         "model/method/intermediate (per family, Holm-corrected)")
     f.add_argument("--level", choices=("family", "language"), default="family")
-    f.add_argument("--n-boot", type=int, default=2000)
+    f.add_argument("--n-boot", type=_positive, default=2000)
 
     e = sub.add_parser("export", help="test predictions in the XTREME leaderboard layout <task>/test-<lang>.<ext>")
     e.add_argument("--db", default=DEFAULT_DB)
@@ -89,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--compare", nargs=2, metavar=("A", "B"),
                     help="paired test A minus B: model, method or intermediate names, or model/method/intermediate "
                          "(default: every pair of conditions that differ in one of them)")
-    rp.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates and permutations")
+    rp.add_argument("--n-boot", type=_positive, default=2000, help="bootstrap replicates and permutations")
 
     ls = sub.add_parser("ls", help="list registered tasks, languages or model presets")
     ls.add_argument("what", choices=("tasks", "langs", "models"))
@@ -99,11 +116,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     # overrides may follow options (`xlt study s.yaml --dry-run seeds=[1]`): collect them by hand
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        if args.command not in ("study", "demo", "validate") or any("=" not in e for e in extra):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        args.overrides = list(args.overrides) + extra
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            if args.command not in ("study", "demo", "validate") or any("=" not in e for e in extra):
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            args.overrides = list(args.overrides) + extra
+    except SystemExit as exc:  # usage errors (one line, code 2) and --help (code 0)
+        return exc.code
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     try:
         return _dispatch(args)
@@ -119,16 +139,20 @@ def _dispatch(args) -> int:
     if args.command in ("study", "demo", "validate"):
         return _study(args)
     if args.command == "results":
+        if args.output:
+            _writable(Path(args.output), folder=False)
         return _results(args.db, args.study, args.task, args.format, args.output)
     if args.command == "export":
         from xlt.report.export import export
 
+        _writable(Path(args.out), folder=True)
         for task, paths in export(_open_store(args.db), args.study, args.model, Path(args.out), args.seed).items():
             print(f"{task}: {len(paths)} file(s)" if paths else f"{task}: skipped (no stored predictions)")
         return 0
     if args.command == "report":
         from xlt.report.build import write_report
 
+        _writable(Path(args.out), folder=True)
         paths = write_report(_open_store(args.db), args.study, Path(args.out), args.task, args.compare, args.n_boot,
                              progress=not args.quiet)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -192,6 +216,22 @@ def _launch(args, study, db: str, plan) -> dict:
                          time=args.time, partition=args.partition, gpus_per_job=args.gpus_per_job,
                          max_parallel=args.max_parallel, account=args.account, qos=args.qos)
     return launch(study, db, plan, opts)
+
+
+def _writable(path: Path, folder: bool) -> None:
+    """Fail before any work when an output path cannot be written (one line naming it)."""
+    import os
+
+    if folder and path.exists() and not path.is_dir():
+        raise XltError(f"output folder {path} is a file")
+    if not folder and path.is_dir():
+        raise XltError(f"output file {path} is a directory")
+    existing = next(p for p in [path, *path.parents] if p.exists() or p == Path(p.anchor or "."))
+    if existing != path and not existing.is_dir():
+        raise XltError(f"cannot write {path}: {existing} is a file, not a directory")
+    if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK) or (
+            existing == path and path.is_file() and not os.access(path, os.W_OK)):
+        raise XltError(f"cannot write {path}: permission denied")
 
 
 def _open_store(db: str):

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from xlt.errors import XltError
 from xlt.training import distributed
 from xlt.training.batching import Encoded, collate, eval_batches, train_batches
 from xlt.training.settings import Runtime, TrainSettings
@@ -115,7 +116,10 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
 
     def batches():
         while True:  # epochs until `total` optimizer steps are done
-            yield from train_batches(lengths, cfg.batch_size, rng)
+            epoch = list(train_batches(lengths, cfg.batch_size, rng))
+            if not epoch:  # would loop forever without a step: fail with the reason instead
+                raise XltError(f"no training batches: {len(train)} training examples, batch_size {cfg.batch_size}")
+            yield from epoch
 
     stream = batches()  # the same seeded stream on every rank; rank r takes every world-th batch
     trainable = [p for p in model.parameters() if p.requires_grad]
