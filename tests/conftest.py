@@ -5,10 +5,16 @@ Tiny offline models
 ``tiny_bert`` / ``tiny_xlmr`` build (once per session) a tiny random-init
 mBERT-like / XLM-R-like model directory with ``tests.tiny_models`` and return
 its path; ``tiny_model`` is parametrized over both (ids ``bert``, ``xlmr``).
+
+Real benchmark files
+--------------------
+``shared(sub)`` is a path below ../shared/data (or $XLT_SHARED_DATA); ``@shared_files(*files)`` marks a
+test that reads those files: skipped when one is missing, failed when XLT_REQUIRE_SHARED_DATA=1 (CI).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,14 +56,39 @@ def tiny_model(request: pytest.FixtureRequest) -> Path:
 
 
 def _find_shared_data() -> Path | None:
-    import os
-
     candidates = [os.environ.get("XLT_SHARED_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data",
                   "/work/shared/data"]
     return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
 
 
 SHARED_DATA = _find_shared_data()
+# CI sets XLT_REQUIRE_SHARED_DATA=1: a test that needs a missing shared file fails instead of skipping
+REQUIRE_SHARED_DATA = os.environ.get("XLT_REQUIRE_SHARED_DATA") == "1"
+
+
+def shared(sub: str) -> Path:
+    """`<shared data>/<sub>`; a path that does not exist when the shared data are missing."""
+    return (SHARED_DATA or Path("/nonexistent-shared-data")) / sub
+
+
+def shared_files(*files: str) -> pytest.MarkDecorator:
+    """Mark a test that reads these files (relative to the shared data folder): skipped when one is
+    missing, failed when XLT_REQUIRE_SHARED_DATA=1."""
+    return pytest.mark.shared_data(*files)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "shared_data(*files): reads these files under ../shared/data (see conftest)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("shared_data"):
+        missing = [f for f in mark.args if not shared(f).exists()]
+        if missing:
+            where = SHARED_DATA or "../shared/data (not found; XLT_SHARED_DATA names another folder)"
+            if REQUIRE_SHARED_DATA:
+                pytest.fail(f"XLT_REQUIRE_SHARED_DATA=1 but {missing[0]} is not under {where}", pytrace=False)
+            pytest.skip(f"{missing[0]} not under {where}")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_files
 from tests.sib_fixture import write_tiny_sib200
 from xlt.errors import ConfigError, XltError
 from xlt.methods import METHODS, REGISTRY, make_loss, parse_method_settings, settings_for
@@ -374,7 +374,7 @@ def test_epar_study_on_extractive_qa(tiny_xlmr, tmp_path):
     assert got == {(l, m) for l in ("en", "de") for m in ("squad_f1", "squad_em")}
 
 
-@pytest.mark.skipif(SHARED_DATA is None, reason="shared MasakhaNER files not found")
+@shared_files("masakhaner/data/conll_2003_en/train.txt", "masakhaner/data/yor/test.txt")
 def test_epar_study_on_ner_tagging(tiny_xlmr, tmp_path):
     store = Store(str(tmp_path / "r.sqlite"))
     study = parse_study({"name": "ner", "models": [str(tiny_xlmr)], "seeds": [1], "methods": ["epar"],

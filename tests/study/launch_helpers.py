@@ -57,3 +57,24 @@ def sequential_reference(study_file: Path, url: str) -> dict[str, list[tuple]]:
     finally:
         torch.set_num_threads(threads)
     return snapshot(url)
+
+
+class BarrierJob:
+    """Wraps each `StudyJob` that `--workers N` hands to its process pool: the job records its pid
+    in `folder` and waits there until `n` jobs have started, so N jobs must run at once in N processes
+    (one process running them one after the other times out here)."""
+
+    def __init__(self, folder: Path, n: int, job):
+        self.folder, self.n, self.job = folder, n, job
+
+    def __call__(self) -> dict:
+        import os
+        import time
+
+        (self.folder / str(os.getpid())).write_text("started")
+        deadline = time.monotonic() + 180
+        while len(list(self.folder.iterdir())) < self.n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(list(self.folder.iterdir()))} of {self.n} worker processes started")
+            time.sleep(0.05)
+        return self.job()

@@ -1,8 +1,9 @@
 """Data parallelism: 2 CPU processes under torchrun (gloo) give what one process with grad_accum=2 gives.
 
 One optimizer step of 2 ranks x 1 batch averages the same two batches' gradients as 1 process x 2
-accumulated batches, so with dropout off the numbers agree to float rounding; evaluation is sharded
-and gathered, and only rank 0 writes.
+accumulated batches, so with dropout off the numbers agree to float rounding: every step's gradient
+norm (before clipping) and weights (tests/study/dp_spy.py records them), the dev score and the
+predictions; evaluation is sharded and gathered, and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from xlt.store.db import Store
 from xlt.study.config import load_study
 from xlt.study.runner import Runner
 
+from tests.study.dp_spy import install
 from tests.study.launch_helpers import RUNTIME, TRAIN
 from tests.sib_fixture import write_tiny_sib200
 
-torchrun = shutil.which("torchrun") or shutil.which("torchrun", path=str(__import__("pathlib").Path(sys.executable).parent))
+torchrun = shutil.which("torchrun") or shutil.which("torchrun", path=str(Path(sys.executable).parent))
 
 
 def _no_dropout_copy(model_dir, dest):
@@ -53,13 +57,32 @@ def _values(db) -> dict:
 def test_two_processes_equal_one_process_with_accumulation(tiny_bert, tmp_path):
     model = _no_dropout_copy(tiny_bert, tmp_path / "model")
     one = tmp_path / "one.sqlite"
-    Runner(load_study(_study(tmp_path, model, one, grad_accum=2)), Store(str(one)), progress=False).run()
+    reference, stop = install()
+    try:
+        Runner(load_study(_study(tmp_path, model, one, grad_accum=2)), Store(str(one)), progress=False).run()
+    finally:
+        stop()
 
     two = tmp_path / "two.sqlite"
     study = _study(tmp_path, model, two, grad_accum=1)
-    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "xlt.cli.main", "-q", "study",
-                           str(study)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    spy = Path(__file__).with_name("dp_spy.py")
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(spy), str(tmp_path / "dp"), "-q",
+                           "study", str(study)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+    # continuous numbers, step by step. A sum instead of a mean in the all-reduce doubles the norms but
+    # moves the weights by only ~1e-8 after a step (AdamW is nearly blind to the gradient's scale, and
+    # clipping too), so the weights are held to 1e-9: the (g1 + g2) / 2 of 2 ranks and the g1/2 + g2/2
+    # of accumulation are the same floats (bit-identical here).
+    ranks = [torch.load(tmp_path / f"dp.rank{r}.pt") for r in (0, 1)]
+    assert len(reference["grad_norms"]) == len(reference["weights"]) == 6
+    for rec in ranks:
+        assert rec["grad_norms"] == pytest.approx(reference["grad_norms"], rel=1e-5)
+        assert len(rec["weights"]) == 6
+        for step, (got, want) in enumerate(zip(rec["weights"], reference["weights"]), 1):
+            assert (got - want).abs().max().item() <= 1e-9, f"step {step}"
+    for got, want in zip(*(r["weights"] for r in ranks)):
+        assert torch.equal(got, want)  # the ranks hold the same weights after every step
 
     a, b = _values(one), _values(two)
     assert len(Store(str(two)).runs(study="dp")) == 1  # rank 1 stored nothing of its own

@@ -20,12 +20,13 @@ from xlt.cli.main import main
 from xlt.errors import XltError
 from xlt.store.db import Store
 from xlt.study.config import load_study
+import xlt.study.launch as launch_module
 from xlt.study.claims import Worker, stage_leaders
 from xlt.study.launch import LaunchOptions, StudyJob, launch, slurm_minutes
 from xlt.study.runner import Runner
 
 from tests.store.pg import fresh_postgres_url
-from tests.study.launch_helpers import sequential_reference, snapshot, write_study
+from tests.study.launch_helpers import BarrierJob, sequential_reference, snapshot, write_study
 
 HOST = socket.gethostname()
 
@@ -37,15 +38,20 @@ def study_and_reference(tiny_bert, tmp_path_factory):
     return study, sequential_reference(study, f"sqlite:///{root / 'sequential.sqlite'}")
 
 
-def test_two_local_worker_processes_equal_the_sequential_run(study_and_reference, tmp_path, capsys):
+def test_two_local_worker_processes_equal_the_sequential_run(study_and_reference, tmp_path, capsys, monkeypatch):
     study, ref = study_and_reference
-    db = tmp_path / "two.sqlite"
+    db, started = tmp_path / "two.sqlite", tmp_path / "started"
+    started.mkdir()
+    real = launch_module._run_processes
+    monkeypatch.setattr(launch_module, "_run_processes", lambda jobs: real([BarrierJob(started, 2, j) for j in jobs]))
     assert main(["-q", "study", str(study), "--db", str(db), "--workers", "2"]) == 0  # spawns 2 processes
     out = capsys.readouterr().out
     assert "3 run(s) executed, 0 already done" in out and "eng_Latn" in out
     assert snapshot(f"sqlite:///{db}") == ref
-    workers = {r["worker"] for r in Store(str(db)).runs()}
-    print(f"3 runs by {len(workers)} worker process(es)")
+    pids = {int(p.name) for p in started.iterdir()}
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes ran at once, neither this one
+    ran_in = {int(r["worker"].split(":")[1]) for r in Store(str(db)).runs()}
+    assert ran_in == pids  # and each of them ran runs
     plan = Runner(load_study(study), Store(str(db)), progress=False).plan()
     opts = LaunchOptions(workers=2, launcher="slurm")  # would fail here (no srun) if it started anything
     assert launch(load_study(study), str(db), plan, opts) == {"runs": 3, "skipped": 3, "ran": 0}

@@ -8,7 +8,7 @@ import pytest
 from xlt.store.db import Store
 from xlt.study.config import parse_study
 from xlt.study.runner import Runner
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_files
 from tests.tasks.test_squad import squad_doc, write_json
 
 CITIES = [("Paris", "France"), ("Berlin", "Germany"), ("Rome", "Italy"), ("Madrid", "Spain"),
@@ -55,7 +55,7 @@ def test_qa_study_scores_em_and_f1_per_language(tiny_model, tmp_path):
     assert sorted(answers) == [f"q{i}" for i in range(6)] and all(isinstance(a, str) for a in answers.values())
 
 
-@pytest.mark.skipif(SHARED_DATA is None, reason="shared Tatoeba files not found")
+@shared_files("tatoeba/data/tatoeba/v1/tatoeba.jav-eng.jav", "tatoeba/data/tatoeba/v1/tatoeba.tel-eng.tel")
 def test_retrieval_study_needs_no_training(tiny_model, tmp_path):
     store = _run({"name": "tat", "models": [str(tiny_model)], "seeds": [1],
                   "tasks": [{"name": "tatoeba", "data_dir": str(SHARED_DATA / "tatoeba"), "languages": ["jv", "te"]}],
@@ -104,7 +104,8 @@ def _link(dest, src):
     dest.symlink_to(src)
 
 
-@pytest.mark.skipif(SHARED_DATA is None, reason="shared UD / MasakhaNER files not found")
+@shared_files("ud/UD_English-EWT/en_ewt-ud-dev.conllu", "ud/UD_English-EWT/en_ewt-ud-test.conllu",
+              "ud/UD_German-GSD/de_gsd-ud-test.conllu", "masakhaner/data/yor/test.txt")
 def test_tagging_studies_score_seqeval_f1(tiny_model, tmp_path):
     ud = tmp_path / "ud"  # EWT dev as the English training set, EWT test as dev (EWT train is not shared)
     shared_ud = SHARED_DATA / "ud"
@@ -138,7 +139,7 @@ def test_tagging_studies_score_seqeval_f1(tiny_model, tmp_path):
     assert len(blocks[0].splitlines()) == len(gold[0].tokens)  # one tag per token
 
 
-@pytest.mark.skipif(SHARED_DATA is None, reason="shared XCOPA files not found")
+@shared_files("xcopa/data/et/test.et.jsonl")
 def test_multiple_choice_study(tiny_model, tmp_path):
     import json
 

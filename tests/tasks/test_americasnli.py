@@ -12,11 +12,10 @@ import xlt.tasks.hub
 from xlt.errors import DataError, XltError
 from xlt.tasks import get_task
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 
-SHARED = (SHARED_DATA or Path("/nonexistent")) / "americasnli"
-needs_shared = pytest.mark.skipif(not (SHARED / "test" / "aym.tsv").is_file(),
-                                  reason=f"real AmericasNLI files not found under {SHARED}")
+SHARED = shared("americasnli")
+needs_shared = shared_files("americasnli/test/aym.tsv")
 HEADER = "language\tpremise\thypothesis\tlabel\n"
 TEST_COUNTS = dict(aym=750, bzd=750, cni=750, gn=750, hch=750, nah=738, oto=748, quy=750, shp=750, tar=750)
 DEV_COUNTS = dict(aym=743, bzd=743, cni=658, gn=743, hch=743, nah=376, oto=222, quy=743, shp=743, tar=743)

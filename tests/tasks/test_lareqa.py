@@ -11,11 +11,11 @@ from xlt.errors import DataError, XltError
 from xlt.tasks.base import get_task
 from xlt.tasks.lareqa import LAReQA, split_sentences
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 from tests.tasks.test_squad import basic_doc, squad_doc, write_json
 
-SHARED = (SHARED_DATA or Path("/nonexistent")) / "xquad"
-needs_shared = pytest.mark.skipif(not (SHARED / "xquad.en.json").is_file(), reason=f"no XQuAD files under {SHARED}")
+SHARED = shared("xquad")
+needs_shared = shared_files("xquad/xquad.en.json")
 LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 
 

@@ -11,11 +11,10 @@ from xlt.errors import DataError, XltError
 from xlt.tasks import get_task
 from xlt.tasks.masakhaner import LABELS, map_tags
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 
-SHARED = (SHARED_DATA or Path("/nonexistent")) / "masakhaner"
-needs_shared = pytest.mark.skipif(not (SHARED / "data" / "conll_2003_en" / "train.txt").is_file(),
-                                  reason=f"real MasakhaNER files not found under {SHARED}")
+SHARED = shared("masakhaner")
+needs_shared = shared_files("masakhaner/data/conll_2003_en/train.txt")
 # sentences / tokens of the shared test sets (1.0: data/<l>/test.txt; 2.0: MasakhaNER2.0/data/<l>/test.txt)
 TEST_COUNTS = dict(amh=(500, 7449), hau=(552, 16841), ibo=(638, 12645), kin=(605, 14196), lug=(407, 9841),
                    luo=(186, 5159), pcm=(600, 15731), swa=(604, 15409), wol=(539, 11682), yor=(645, 19896),

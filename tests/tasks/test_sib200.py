@@ -12,14 +12,11 @@ from xlt.tasks import get_task
 from xlt.tasks.formats import read_jsonl, read_tsv
 from xlt.tasks.sib200 import Sib200
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 
-SHARED_ROOT = (SHARED_DATA or Path("/nonexistent")) / "sib-200"
+SHARED_ROOT = shared("sib-200")
 SHARED = SHARED_ROOT / "data" / "annotated"
-needs_shared = pytest.mark.skipif(
-    not (SHARED / "eng_Latn" / "train.tsv").is_file(),
-    reason=f"real SIB-200 files not found under {SHARED}",
-)
+needs_shared = shared_files("sib-200/data/annotated/eng_Latn/train.tsv")
 
 LABELS = {"science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"}
 HEADER = "index_id\tcategory\ttext\n"
@@ -73,8 +70,8 @@ def test_available_languages_on_shared_dir(data_dir):
     assert len(langs) == 84
     assert "eng_Latn" in langs
     assert set(langs) <= set(Sib200.spec.languages)
-    # only eng_Latn ships train/dev in the shared copy
-    assert get_task("sib200", data_dir).available_languages("train") == ["eng_Latn"]
+    # the shared copy ships every language's train file too (translations, for few-shot studies only)
+    assert get_task("sib200", data_dir).available_languages("train") == langs
 
 
 @needs_shared

@@ -10,11 +10,11 @@ from xlt.errors import DataError, XltError
 from xlt.tasks.base import get_task
 from xlt.tasks.tatoeba import ISO3, Tatoeba
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 
-SHARED_ROOT = (SHARED_DATA or Path("/nonexistent")) / "tatoeba"
+SHARED_ROOT = shared("tatoeba")
 SHARED = SHARED_ROOT / "data" / "tatoeba" / "v1"
-needs_shared = pytest.mark.skipif(not (SHARED / "tatoeba.deu-eng.deu").is_file(), reason=f"no Tatoeba under {SHARED}")
+needs_shared = shared_files("tatoeba/data/tatoeba/v1/tatoeba.deu-eng.deu")
 XTREME_R = ("ar he vi id jv tl eu ml ta te af nl de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw zh kk tr et "
             "fi hu az lt pl uk ro").split()
 

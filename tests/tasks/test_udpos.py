@@ -13,11 +13,10 @@ from xlt.tasks import get_task
 from xlt.tasks.conll import UPOS
 from xlt.tasks.udpos import UdPos
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 
-SHARED = (SHARED_DATA or Path("/nonexistent")) / "ud"
-needs_shared = pytest.mark.skipif(not (SHARED / "UD_English-EWT" / "en_ewt-ud-dev.conllu").is_file(),
-                                  reason=f"real UD files not found under {SHARED}")
+SHARED = shared("ud")
+needs_shared = shared_files("ud/UD_English-EWT/en_ewt-ud-dev.conllu")
 # sentences / words (multiword-token lines and empty nodes skipped) of the truncated shared test files
 TEST_COUNTS = dict(ar=(157, 3569), de=(369, 5638), en=(345, 5669), eu=(491, 5577), fi=(366, 4963),
                    hi=(117, 3128), id=(247, 5092), ja=(93, 1700), ko=(263, 3509), ta=(120, 1989),

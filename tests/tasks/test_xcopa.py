@@ -12,11 +12,10 @@ import xlt.tasks.xcopa  # noqa: F401  (registers the task)
 from xlt.errors import DataError, XltError
 from xlt.tasks import ChoiceExample, get_task
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 
-SHARED = (SHARED_DATA or Path("/nonexistent")) / "xcopa"
-needs_shared = pytest.mark.skipif(not (SHARED / "data" / "et" / "test.et.jsonl").is_file(),
-                                  reason=f"real XCOPA files not found under {SHARED}")
+SHARED = shared("xcopa")
+needs_shared = shared_files("xcopa/data/et/test.et.jsonl")
 LANGS = "et ht id it qu sw ta th tr vi zh".split()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,11 +11,11 @@ from xlt.errors import DataError, XltError
 from xlt.tasks.base import Answer, get_task
 from xlt.tasks.xquad import XQuAD
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared, shared_files
 from tests.tasks.test_squad import CONTEXT, basic_doc, squad_doc, write_json
 
-SHARED = (SHARED_DATA or Path("/nonexistent")) / "xquad"
-needs_shared = pytest.mark.skipif(not (SHARED / "xquad.en.json").is_file(), reason=f"no XQuAD files under {SHARED}")
+SHARED = shared("xquad")
+needs_shared = shared_files("xquad/xquad.en.json")
 LANGS = ["en", "es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi", "ro"]
 
 

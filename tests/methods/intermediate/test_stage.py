@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -270,3 +271,55 @@ def test_retrieval_runs_embed_with_the_intermediate_encoder(tiny_bert, tmp_path,
     assert loaded == ["text:digits-nli"]
     rows = store.score_rows(study="tat")
     assert {(r["intermediate"], r["language"]) for r in rows} == {("none", "fr"), ("text:digits-nli", "fr")}
+
+
+def _fed_pairs(monkeypatch, tiny, tmp_path, entry) -> dict:
+    """Train the condition's stage through `checkpoint.load_encoder` and record what the fused model is
+    given: per forward pass, (text token ids, image id) for every row, split by train / dev pass."""
+    ref, tok = tiny
+    seen, ids = {"train": [], "dev": []}, []
+    real_table, real_forward = stage.image_table, ImageTextClassifier.forward
+
+    def table(task, cond, image_ids, *args):
+        ids.extend(image_ids)  # row r of the feature table is image ids[r]
+        return real_table(task, cond, image_ids, *args)
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, image_rows=None):
+        special = {tok.cls_token_id, tok.sep_token_id, tok.pad_token_id}  # [UNK] stays: it is text
+        texts = [tuple(t for t in row.tolist() if t not in special) for row in input_ids]
+        images = [ids[r] for r in image_rows.tolist()]
+        seen["train" if self.training else "dev"].extend(zip(texts, images))
+        return real_forward(self, input_ids, attention_mask, token_type_ids, image_rows)
+
+    monkeypatch.setattr(stage, "image_table", table)
+    monkeypatch.setattr(ImageTextClassifier, "forward", forward)
+    checkpoint.load_encoder(_condition(entry), ref, tok, TRAIN, 1, tmp_path)
+    monkeypatch.undo()
+    return seen
+
+
+def _dataset_pairs(tok, split: str) -> Counter:
+    from xlt.methods.intermediate.data import DigitsVE
+
+    return Counter((tuple(tok(ex.text, add_special_tokens=False)["input_ids"]), ex.image)
+                   for ex in DigitsVE({}).load(split))
+
+
+def test_each_example_reaches_the_model_with_its_own_image_and_shuffled_with_another(tiny, tmp_path, monkeypatch):
+    """Through the stage (not its helpers): the (text, image) pairs the fused model is given."""
+    ref, tok = tiny
+    truth = {s: _dataset_pairs(tok, s) for s in ("train", "dev")}
+    paired = _fed_pairs(monkeypatch, tiny, tmp_path / "a", "multimodal:digits-ve")
+    shuffled = _fed_pairs(monkeypatch, tiny, tmp_path / "b", "multimodal-shuffled:digits-ve")
+    # dev is evaluated once, every example once: exactly the dataset's pairs, each text with its own image
+    assert Counter(paired["dev"]) == truth["dev"]
+    assert len(paired["train"]) == 4 * 8 and not Counter(paired["train"]) - truth["train"]
+    assert len({img for _, img in paired["dev"]}) == len({img for _, img in truth["dev"]}) > 100
+    # shuffled: the same texts and the same images (a permutation), but paired apart
+    dev = Counter(shuffled["dev"])
+    assert Counter(t for t, _ in dev.elements()) == Counter(t for t, _ in truth["dev"].elements())
+    assert Counter(i for _, i in dev.elements()) == Counter(i for _, i in truth["dev"].elements())
+    assert sum((dev & truth["dev"]).values()) < 0.2 * dev.total()
+    train_images = {img for _, img in truth["train"]}
+    assert all(img in train_images for _, img in shuffled["train"])  # permuted within the split
+    assert sum((Counter(shuffled["train"]) & truth["train"]).values()) < 0.5 * len(shuffled["train"])

@@ -43,8 +43,9 @@ _VERIFIED: dict[str, tuple] = {}  # path -> (size, mtime_ns) already hashed in t
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    base = cache_dir or os.environ.get("XLT_CACHE") or Path.home() / ".cache" / "xlt" / "models"
-    return Path(base).expanduser() / "intermediate"
+    from xlt.paths import cache_dir as root  # $XLT_CACHE, else the user cache folder
+
+    return root(cache_dir) / "intermediate"
 
 
 def checkpoint_key(cond: Condition, ref, cfg: TrainSettings, seed: int) -> dict:
