@@ -73,8 +73,8 @@ def test_available_languages_on_shared_dir(data_dir):
     assert len(langs) == 84
     assert "eng_Latn" in langs
     assert set(langs) <= set(Sib200.spec.languages)
-    # only eng_Latn ships train/dev in the shared copy
-    assert get_task("sib200", data_dir).available_languages("train") == ["eng_Latn"]
+    # the shared copy ships train/dev for every language it has (translate-train / few-shot material)
+    assert "eng_Latn" in get_task("sib200", data_dir).available_languages("train")
 
 
 @needs_shared

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xlt.errors import DataError
 from xlt.tasks.base import Candidate, RetrievalExample, Task, register
-from xlt.tasks.formats import require_file
+from xlt.tasks.formats import read_text, text_lines
 from xlt.tasks.hub import load_hub_split
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
@@ -99,13 +99,4 @@ class Tatoeba(Task):
 
 
 def _read_lines(path: Path) -> list[str]:
-    require_file(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text (byte offset {exc.start})", path) from None
-    # split on "\n" only: str.splitlines() would also break at U+2028 etc. inside a sentence
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.strip() for line in lines]
+    return [line.strip() for line in text_lines(read_text(path))]

@@ -26,13 +26,13 @@ from xlt.errors import DataError
 from xlt.tasks.base import ChoiceExample, Task, register
 from xlt.tasks.conll import first_file
 from xlt.tasks.formats import read_jsonl
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 
 LANGUAGES = tuple("et ht id it qu sw ta th tr vi zh".split())
 _FILE_SPLIT = {"train": "train", "dev": "val", "test": "test"}
 _QUESTIONS = ("cause", "effect")
 # No pinned commits found in other projects for either id: the hub's parquet conversion branch.
-_COPA_HUB = HubSource("aps/super_glue", revision="refs/convert/parquet", config="copa")
+_COPA_HUB = HubSource("aps/super_glue", revision=PARQUET_EXPORT, config="copa", layout="parquet-export")
 
 
 @register
@@ -49,7 +49,7 @@ class Xcopa(Task):
         version="1.0",
         category="classification",
         train_source="English COPA train (400) / val (100); XTREME-R trains on SIQA first (not loaded here)",
-        hub=HubSource("cambridgeltl/xcopa", revision="refs/convert/parquet", config="{lang}"),
+        hub=HubSource("cambridgeltl/xcopa", revision=PARQUET_EXPORT, config="{lang}", layout="parquet-export"),
         local_format="<dir>/data/<lang>/{val,test}.<lang>.jsonl (XCOPA repo) or flat <dir>/{train,val,test}."
         "<lang>.jsonl (XTREME); English COPA also as <dir>/en/... or <dir>/COPA/{train,val,test}.jsonl",
         license="CC BY 4.0 (XCOPA); BSD-2-Clause (COPA)",
