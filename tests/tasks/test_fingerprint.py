@@ -96,8 +96,8 @@ def test_a_corrupt_cache_entry_is_recomputed(sib):
 
 def test_fingerprint_then_load_parses_once_and_a_changed_file_is_read_again(sib, monkeypatch):
     reads = []
-    real = formats.read_bytes
-    monkeypatch.setattr(formats, "read_bytes", lambda path: reads.append(path.name) or real(path))
+    real = formats.note_file  # every file opened for reading is noted
+    monkeypatch.setattr(formats, "note_file", lambda path: reads.append(path.name) or real(path))
     task = get_task("sib200", sib)
     task.fingerprint([("test", "deu_Latn")])
     [ex] = task.load("test", "deu_Latn")

@@ -82,7 +82,7 @@ READERS = {
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_non_utf8_names_file_line_byte_and_column(tmp_path, reader):
     # line 2 holds "größe" (5 characters, 7 bytes) and then a Latin-1 "é": column 6 in characters
-    path = _write(tmp_path / "f", BOM + b"ok\ngr\xc3\xb6\xc3\x9fe\xe9\n")
+    path = _write(tmp_path / "f", BOM + b"{}\ngr\xc3\xb6\xc3\x9fe\xe9\n")
     with pytest.raises(DataError) as err:
         READERS[reader](path)
     assert str(err.value) == f"{path}:2: not UTF-8 (byte 0xe9 at column 6)"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlt.errors import DataError
-from xlt.tasks.formats import read_text, text_lines
+from xlt.tasks.formats import iter_lines
 
 # The 17 universal POS tags, alphabetical: also the ClassLabel order of the google/xtreme udpos configs.
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
@@ -28,7 +28,7 @@ class Sentence:
 def _blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
     """Blank-line separated blocks of (line number, line without its newline); a leading BOM is dropped."""
     block: list[tuple[int, str]] = []
-    for n, line in enumerate(text_lines(read_text(path)), 1):
+    for n, line in iter_lines(path):
         if line.strip():
             block.append((n, line))
         elif block:

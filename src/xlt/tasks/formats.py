@@ -1,18 +1,17 @@
-"""Readers for released file formats. Every byte a task reads from disk goes through `read_bytes`, so:
+"""Readers for released file formats. Every file a task reads is opened here (`read_bytes`, `raw_lines`), so:
 
 - every reader reports bad input the same way - `DataError` naming the file and line, undecodable
   bytes as `file:line: not UTF-8 (byte 0x.. at column N)` - and accepts a leading UTF-8 BOM;
 - the files a task read are recorded (`recording`), which is what `Task.fingerprint` hashes.
 
-Lines are split on "\\n" only (a trailing "\\r" is dropped): `str.splitlines()` would also break at
-U+2028, U+0085 etc., which occur inside real sentences.
+Line-based formats are streamed and split on "\\n" only (a trailing "\\r" is dropped): `str.splitlines()`
+would also break at U+2028, U+0085 etc., which occur inside real sentences.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,7 +52,7 @@ def require_file(path: Path) -> Path:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes (recorded for the task's fingerprint)."""
+    """The whole file's bytes (recorded for the task's fingerprint)."""
     require_file(path)
     try:
         data = path.read_bytes()
@@ -63,9 +62,10 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
-def decode(data: bytes, path: Path) -> str:
-    """UTF-8 text without a leading BOM; bad bytes -> DataError with their line and column."""
-    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+def decode(data: bytes, path: Path, line: int = 1) -> str:
+    """UTF-8 text of `data` (which starts at `line` of `path`), without a leading BOM on line 1;
+    bad bytes -> DataError with their line and column (in characters)."""
+    skip = len(codecs.BOM_UTF8) if line == 1 and data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[skip:].decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -73,33 +73,44 @@ def decode(data: bytes, path: Path) -> str:
         line_start = max(data.rfind(b"\n", 0, at) + 1, skip)
         column = len(data[line_start:at].decode("utf-8", errors="replace")) + 1
         raise DataError(f"not UTF-8 (byte 0x{data[at]:02x} at column {column})", path,
-                        data.count(b"\n", 0, at) + 1) from None
+                        line + data.count(b"\n", 0, at)) from None
 
 
 def read_text(path: Path) -> str:
+    """The whole file as text (for formats that must be parsed whole, e.g. JSON)."""
     return decode(read_bytes(path), path)
 
 
-def text_lines(text: str) -> list[str]:
-    """Physical lines (line i+1 of the file is item i), "\\r\\n" endings accepted; no trailing empty line."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+def raw_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line with its ending) streamed - a multi-GB file is never held whole - decoded
+    line by line, so a bad byte is reported with its line without reading further."""
+    require_file(path)
+    note_file(path)
+    try:
+        with path.open("rb") as fh:
+            for n, raw in enumerate(fh, 1):  # binary mode splits on b"\n" only
+                yield n, decode(raw, path, n)
+    except OSError as exc:
+        raise DataError(f"cannot read ({exc.strerror or exc})", path) from None
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without "\n" / "\r\n"), streamed."""
+    for n, line in raw_lines(path):
+        yield n, line.removesuffix("\n").removesuffix("\r")
 
 
 def tsv_rows(path: Path, quoted: bool = False) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) per non-blank row. `quoted`: fields may be csv-quoted (Python's csv.writer
-    output); otherwise quotes are ordinary characters, as in the released benchmark files."""
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t",
+    """(line number, fields) per non-blank row, streamed. `quoted`: fields may be csv-quoted (Python's
+    csv.writer output); otherwise quotes are ordinary characters, as in the released benchmark files."""
+    reader = csv.reader((line for _, line in raw_lines(path)), delimiter="\t",
                         quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), a NUL byte in a quoted field
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), a lone CR inside a line
             raise DataError(f"malformed TSV ({exc})", path, reader.line_num) from None
         if row and any(c.strip() for c in row):
             yield reader.line_num, row
@@ -142,7 +153,7 @@ def read_json(path: Path):
 
 def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) per non-blank line; each must be a JSON object with `required` keys."""
-    for line_no, line in enumerate(text_lines(read_text(path)), 1):
+    for line_no, line in iter_lines(path):
         if not line.strip():
             continue
         record = parse_json(line, path, line_no)

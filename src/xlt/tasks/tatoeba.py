@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xlt.errors import DataError
 from xlt.tasks.base import Candidate, RetrievalExample, Task, register
-from xlt.tasks.formats import read_text, text_lines
+from xlt.tasks.formats import iter_lines
 from xlt.tasks.hub import load_hub_split
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
@@ -99,4 +99,4 @@ class Tatoeba(Task):
 
 
 def _read_lines(path: Path) -> list[str]:
-    return [line.strip() for line in text_lines(read_text(path))]
+    return [line.strip() for _, line in iter_lines(path)]
