@@ -8,7 +8,7 @@ Local layouts, below `data_dir` (per split the first file found is read, in this
    a blank line between sentences; the `<lang>:` prefix is removed. Also accepted: one tarball extracted
    into its own folder, `<lang>/<split>`. `data_dir` may be `download/` or `download/panx_dataset/`.
 2. XTREME's preprocessed files `panx/<split>-<lang>.tsv` (or in `data_dir` itself): `token<TAB>TAG` lines;
-   test files hold tokens only (XTREME strips test labels): tags None.
+   test files hold tokens only (XTREME strips test labels): read, then refused by `Task.load` (no gold).
 """
 
 from __future__ import annotations

@@ -73,7 +73,10 @@ class Tatoeba(Task):
         return all(p.is_file() for p in self._files(language))
 
     def _pairs(self, language: str) -> list[tuple[str, str, str]]:
-        """(query origin, sentence, English sentence) per aligned line."""
+        """(query origin, sentence, English sentence) per aligned line (read once: queries and pool share it)."""
+        return self._memo(("pairs", language), lambda: self._read_pairs(language))
+
+    def _read_pairs(self, language: str) -> list[tuple[str, str, str]]:
         if self.data_dir is None:
             source = replace(self.spec.hub, config=f"{self._code(language)}-eng")
             rows = load_hub_split(source, "test", language, lambda s: s)

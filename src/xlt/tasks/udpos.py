@@ -8,7 +8,8 @@ Local layouts, below `data_dir`:
    XTREME-R names. `files(split, lang)` lists the files a split is read from. No train file -> DataError
    naming the expected pattern (no substitute split).
 2. XTREME's preprocessed download: `udpos/<split>-<lang>.tsv` (or in `data_dir` itself), `token<TAB>tag`
-   lines with a blank line between sentences; test files hold tokens only (labels stripped): tags None.
+   lines with a blank line between sentences; test files hold tokens only (labels stripped), which
+   `Task.load` refuses (no gold to score against).
    Read only when no treebank file matches.
 
 Reading CoNLL-U, a sentence is its syntactic words with their UPOS (column 4): multiword-token lines (`3-4`)

@@ -1,7 +1,8 @@
 """XCOPA: causal commonsense reasoning (2-way multiple choice) in 11 languages; English source = COPA.
 
 Each example: a premise, a question ("cause" or "effect") and two alternatives; pick the more plausible.
-JSONL fields: premise, choice1, choice2, question, label (0/1; absent or -1 in COPA's unlabelled test), idx
+JSONL fields: premise, choice1, choice2, question, label (0/1; absent or -1 in COPA's unlabelled test, which
+`Task.load` therefore refuses), idx
 (ignored, as is XCOPA's `changed`). Splits: dev = the `val` files (100), test (500); train exists only in
 English (COPA train, 400; COPA val 100 is the English dev).
 

@@ -12,7 +12,7 @@ Local layouts, below `data_dir` (per split and language the first file found is 
    `data_dir`, without the XNLI-1.0/, multinli_1.0/ folder.
 2. XTREME's preprocessed download (`download/xnli/`, written by utils_preprocess.py with csv.writer, so
    fields may be csv-quoted): `train-en.tsv`, `dev-<lang>.tsv` (sentence1, sentence2, label; no header) and
-   `test-<lang>.tsv` (sentence1, sentence2: XTREME strips test labels, so `label` is None there).
+   `test-<lang>.tsv` (sentence1, sentence2: XTREME strips test labels, so `Task.load` refuses it: no gold).
    `data_dir` may be `download/` or `download/xnli/`.
 
 Sizes: train 392,702 pairs (MultiNLI); dev 2,490 and test 5,010 pairs per language, parallel.
