@@ -47,6 +47,9 @@ def _lines(*records) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
+ARTICLE = _lines({"context": CONTEXT, "mentions": [MENTION]})
+
+
 def _copa(label: int) -> dict:
     return {"premise": "Der Mann fiel.", "choice1": "Er rutschte aus.", "choice2": "Er lachte.",
             "question": "cause", "label": label, "idx": 1}
@@ -99,10 +102,10 @@ TARGETS = {
     "tatoeba-english-side": ("tatoeba", {"tatoeba.deu-eng.deu": "Hallo Welt.\nDanke.\n",
                                          "tatoeba.deu-eng.eng": "Hello world.\nThanks.\n"}, "tatoeba.deu-eng.eng",
                              ("test", "de")),
-    "mewslix-mentions": ("mewslix", {"wikinews_mentions-test.jsonl": _lines({"context": CONTEXT, "mentions": [MENTION]}),
+    "mewslix-mentions": ("mewslix", {"wikinews_mentions-test.jsonl": ARTICLE,
                                      "candidate_set_entities.jsonl": _lines(ENTITY)},
                          "wikinews_mentions-test.jsonl", ("test", "de")),
-    "mewslix-entities": ("mewslix", {"wikinews_mentions-test.jsonl": _lines({"context": CONTEXT, "mentions": [MENTION]}),
+    "mewslix-entities": ("mewslix", {"wikinews_mentions-test.jsonl": ARTICLE,
                                      "candidate_set_entities.jsonl": _lines(ENTITY, dict(ENTITY, entity_id="Q1"))},
                          "candidate_set_entities.jsonl", ("test", "de")),
     "mewslix-train-pairs": ("mewslix", {"wikipedia_pairs-train.jsonl": _lines(

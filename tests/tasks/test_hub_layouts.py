@@ -21,7 +21,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from xlt.errors import XltError  # noqa: E402
 from xlt.tasks import all_specs, get_task  # noqa: E402
-from xlt.tasks.hub import load_args, load_hub_split  # noqa: E402
+from xlt.tasks.hub import load_args  # noqa: E402
 from xlt.tasks.sib200 import Sib200  # noqa: E402
 from xlt.tasks.spec import PARQUET_EXPORT, HubSource  # noqa: E402
 from xlt.tasks.xcopa import _COPA_HUB  # noqa: E402
@@ -104,7 +104,8 @@ def test_export_replica_rejects_name_as_the_hub_does(tmp_path):
 def test_task_loads_every_split_of_the_export_layout(tmp_path):
     task = _with_hub(Sib200, export_replica(tmp_path / "sib200"))
     dev = task.load("dev", "eng_Latn")  # dev -> the "validation" folder
-    assert [(e.text, e.label) for e in dev] == [("eng_Latn validation a", "sports"), ("eng_Latn validation b", "travel")]
+    assert [(e.text, e.label) for e in dev] == [("eng_Latn validation a", "sports"),
+                                                ("eng_Latn validation b", "travel")]
     assert [e.text for e in task.load("test", "deu_Latn")] == ["deu_Latn test a", "deu_Latn test b"]
     assert len(task.load("train", "eng_Latn")) == 2
 
