@@ -133,7 +133,8 @@ class Task(ABC):
     def _memo(self, key: tuple, build):
         """`build()` once per key while the files it read are unchanged; its sources are recorded again on
         every hit, so a `recording()` around a cached call still sees what the value was read from."""
-        hit = self._loaded.get(key)
+        loaded = self.__dict__.setdefault("_loaded", {})  # also for a subclass whose __init__ skips ours
+        hit = loaded.get(key)
         if hit is not None and _stats(hit[1]) == hit[2]:
             for source in hit[1]:
                 note_source(source)
@@ -142,7 +143,7 @@ class Task(ABC):
             value = build()
             if not found:  # nothing read from disk or the hub: data built from an installed package
                 note_source(self.embedded_source())
-        self._loaded[key] = (value, frozenset(found), _stats(found))
+        loaded[key] = (value, frozenset(found), _stats(found))
         return value
 
     def embedded_source(self) -> str:
