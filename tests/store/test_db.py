@@ -155,7 +155,7 @@ def test_frames_for_analysis(store):
     store.start_run("d", _info(study="s1"))  # running: in runs_frame, never in the score frames
     with store.engine.begin() as c:  # even with a stray row of an unfinished attempt
         c.execute(example_scores.insert().values(run_id="d", language="eng_Latn", metric="accuracy", values=[1]))
-    store.link_study("s2", ["a"])  # a run shared by two studies belongs to both
+    store.link_study("s2", ["a", "c"])  # a run shared by two studies belongs to both
 
     ex = store.example_frame("s1")
     assert list(ex.columns) == ["task", "model", "method", "intermediate", "seed", "run_id", "language", "metric",
@@ -220,3 +220,15 @@ def test_concurrent_writers_on_a_fresh_sqlite_file(tmp_path):
         codes = _run_writers(url)
         assert codes == [0, 0, 0, 0], f"trial {trial}: worker exit codes {codes}"
         assert len(Store(url).run_status()) == 40
+
+
+def test_linking_a_study_makes_it_its_current_grid(store):
+    """Runs a study no longer lists leave it (their rows stay); `superseded` counts the finished ones."""
+    for rid in ("old", "new", "kept"):
+        store.start_run(rid, _info(study="s"))
+        store.finish_run(rid, _rows(), _per_example(), {})
+    assert store.link_study("s", ["old", "new", "kept"]) == 0  # every claim linked its run already
+    assert store.link_study("s", ["new", "kept"]) == 1  # "old" leaves the study
+    assert {r["run_id"] for r in store.runs(study="s")} == {"new", "kept"}
+    assert store.superseded("s") == 1 and len(store.runs()) == 3
+    assert {r["run_id"] for r in store.score_rows()} == {"new", "kept"}  # no study given: current runs only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -196,7 +197,13 @@ def test_run_ids_are_deterministic(tiny_bert, sib_dir, tmp_path):
     assert _rid(make_raw(tiny_bert, sib_dir, lr=3e-5)) != rid
     assert _rid(make_raw(tiny_bert, sib_dir, max_steps=7)) != rid
     assert _rid(make_raw(tiny_bert, sib_dir, languages=["fra_Latn"])) != rid
-    assert _rid(make_raw(tiny_bert, tmp_path)) != rid  # another data directory
+    # the data's bytes count, not where they are: a copy is the same data, an edited file is not
+    copy = tmp_path / "copy"
+    shutil.copytree(sib_dir, copy)
+    assert _rid(make_raw(tiny_bert, copy)) == rid
+    with (copy / "fra_Latn" / "test.tsv").open("a", encoding="utf-8") as fh:
+        fh.write("999\tsports\tLe match.\n")
+    assert _rid(make_raw(tiny_bert, copy)) != rid
     assert dataclasses.replace(_specs(base)[0], task_version="2.0").run_id != rid  # another task version
     assert _rid(make_raw(tiny_bert, sib_dir, precision="bf16")) != rid  # another precision
     # runtime settings do not (no device is needed to compute an id)
@@ -305,3 +312,23 @@ def test_all_languages_with_partial_data_dir_fails_with_missing_file(tiny_bert, 
     store = Store(str(tmp_path / "r.sqlite"))
     with pytest.raises(DataError, match=r"no test file for \w+ \(expected .*test\.tsv\)"):
         Runner(make_study(tiny_bert, sib_dir, seeds=(1,), languages="all"), store, progress=False).run()
+
+
+def test_an_edited_data_file_reruns_and_results_show_the_new_runs(tiny_bert, tmp_path, capsys):
+    """Changed bytes are a new run; the old rows stay in the database but leave the study, and
+    `xlt results` shows the current runs and says that older ones exist."""
+    from xlt.cli.main import main
+
+    data = write_tiny_sib200(tmp_path / "sib", n=14)
+    store = Store(str(tmp_path / "r.sqlite"))
+    first = Runner(make_study(tiny_bert, data, seeds=(1,)), store, progress=False).run()
+    assert first["ran"] == 1
+    write_split(data / "fra_Latn" / "test.tsv", rows("fra_Latn", 10, start=2000))  # fewer, other sentences
+    again = Runner(make_study(tiny_bert, data, seeds=(1,)), store, progress=False).run()
+    assert again == {"runs": 1, "skipped": 0, "ran": 1}  # not "already done"
+    assert len(store.runs()) == 2 and len(store.runs(study="tiny")) == 1 and store.superseded("tiny") == 1
+    fra = [r for r in store.score_rows(study="tiny") if r["language"] == "fra_Latn"]
+    assert [r["n"] for r in fra] == [10]  # the new test file's rows, not the old 14
+    capsys.readouterr()
+    assert main(["results", "--db", str(tmp_path / "r.sqlite"), "--study", "tiny"]) == 0
+    assert "1 earlier run(s) of study 'tiny' are not shown" in capsys.readouterr().err

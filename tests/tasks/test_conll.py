@@ -56,7 +56,7 @@ def test_conllu_errors_name_file_and_line(tmp_path, bad_line, message):
 def test_invalid_utf8_names_the_line(tmp_path):
     path = tmp_path / "x.conllu"
     path.write_bytes(CONLLU.encode() + b"2\t\xff\t_\tX\t_\t_\t1\tdep\t_\t_\n")
-    with pytest.raises(DataError, match=r"x\.conllu:12: line is not valid UTF-8"):
+    with pytest.raises(DataError, match=r"x\.conllu:12: not UTF-8 \(byte 0xff at column 3\)$"):
         read_conllu(path)
 
 

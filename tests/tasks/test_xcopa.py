@@ -77,13 +77,18 @@ def test_xtreme_flat_layout_with_english_copa(tmp_path):
     train = task.load("train", "en")
     assert len(train) == 3 and train[0].choices == ("The sun rose.", "Grass was cut.") and train[0].label == 0
     assert task.load("dev", "en")[0].label == 1
-    assert task.load("test", "en")[0].label is None  # COPA's test labels are not public
+    # COPA's test labels are not public: an unlabelled split cannot be scored, so it is refused
+    with pytest.raises(DataError, match=r"test\.en\.jsonl:1: no gold label \(test/en\)"):
+        task.load("test", "en")
 
 
 def test_superglue_copa_folder_and_label_minus_one(tmp_path):
     (tmp_path / "COPA").mkdir()
-    (tmp_path / "COPA" / "test.jsonl").write_text(_rec(label=-1), encoding="utf-8")
-    assert get_task("xcopa", tmp_path).load("test", "en")[0].label is None
+    (tmp_path / "COPA" / "val.jsonl").write_text(_rec(label=1), encoding="utf-8")
+    (tmp_path / "COPA" / "test.jsonl").write_text(_rec(label=0) + _rec(label=-1), encoding="utf-8")
+    assert get_task("xcopa", tmp_path).load("dev", "en")[0].label == 1
+    with pytest.raises(DataError, match=r"COPA/test\.jsonl:2: no gold label"):  # -1: unlabelled
+        get_task("xcopa", tmp_path).load("test", "en")
 
 
 @pytest.mark.parametrize("line,message", [
@@ -112,10 +117,10 @@ def test_hub_targets_from_xcopa_english_from_superglue(monkeypatch):
 
     def fake(source, split, language, split_name):
         seen.append((source.dataset, source.config.format(lang=language), split_name(split)))
-        return [{"premise": "P", "choice1": "A", "choice2": "B", "question": "effect", "label": -1, "idx": 0}]
+        return [{"premise": "P", "choice1": "A", "choice2": "B", "question": "effect", "label": 1, "idx": 0}]
 
     monkeypatch.setattr(xlt.tasks.hub, "load_hub_split", fake)
     task = get_task("xcopa")
     assert task.load("dev", "sw")[0].question == "effect"
-    assert task.load("train", "en")[0].label is None
+    assert task.load("train", "en")[0].label == 1
     assert seen == [("cambridgeltl/xcopa", "sw", "validation"), ("aps/super_glue", "copa", "train")]

@@ -244,7 +244,12 @@ def _open_store(db: str):
 def _results(db: str, study: str | None, task: str | None, fmt: str, output: str | None) -> int:
     from xlt.analysis.results import build_tables, to_csv, to_markdown, to_text
 
-    scores = _open_store(db).scores_frame(study=study, task=task)
+    store = _open_store(db)
+    scores = store.scores_frame(study=study, task=task)
+    superseded = store.superseded(study) if study else 0
+    if superseded:  # the study's newest runs only; say what is left out
+        print(f"note: {superseded} earlier run(s) of study {study!r} are not shown: their data, weights or "
+              "settings changed, and the current runs replace them", file=sys.stderr)
     if scores.empty:
         raise XltError(f"no finished runs in {db}" + (f" for study {study!r}" if study else ""))
     tables = build_tables(scores)

@@ -87,19 +87,44 @@ def resolve(name: str, cache_dir: Path | None = None) -> ModelRef:
         path = ensure_converted(Path(cache_dir) if cache_dir else None)
         return ModelRef(name, str(path), preset.revision, preset.pooling, preset.input_prefix)
     if preset is not None:
-        return ModelRef(name, preset.source, preset.revision, preset.pooling, preset.input_prefix)
+        return ModelRef(name, preset.source, hub_commit(preset.source, preset.revision), preset.pooling,
+                        preset.input_prefix)
     path = Path(name).expanduser()
     if path.is_dir():
         return ModelRef(name, str(path.resolve()), _local_revision(path), "cls")
-    return ModelRef(name, name, "main", "cls")
+    return ModelRef(name, name, hub_commit(name, "main"), "cls")
 
 
 def _local_revision(path: Path) -> str:
-    """Content hash of a local model's config and weight-file sizes: changes when the model does."""
-    h = hashlib.sha256((path / "config.json").read_bytes())
-    for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-        h.update(f"{f.name}:{f.stat().st_size}".encode())
-    return "local-" + h.hexdigest()[:12]
+    """Content hash of a local model directory: the bytes of its config, tokenizer and weight files
+    (each hashed once per file version, `xlt.hashing`), so a model re-saved in place is a new model."""
+    from xlt.hashing import file_sha256
+
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.iterdir() if p.is_file() and (p.suffix in _MODEL_FILES or p.name in _MODEL_FILES)):
+        h.update(f"{f.name} {file_sha256(f)}\n".encode())
+    return "local-" + h.hexdigest()[:16]
+
+
+_MODEL_FILES = {".json", ".safetensors", ".bin", ".model", ".txt", ".pt"}  # config, tokenizer, weights
+
+
+def hub_commit(repo: str, revision: str) -> str:
+    """The commit a hub id + revision stands for: from the local hub cache when the model is there,
+    else asked of the hub; the revision as written when neither answers (offline, not downloaded)."""
+    if len(revision) == 40 and all(c in "0123456789abcdef" for c in revision):
+        return revision  # already a commit
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo, "config.json", revision=revision)
+        if isinstance(cached, str):  # .../snapshots/<commit>/config.json
+            return Path(cached).parent.name
+        from huggingface_hub import HfApi
+
+        return HfApi().model_info(repo, revision=revision, timeout=10).sha or revision
+    except Exception:  # offline, unknown repo, no huggingface_hub: loading will say what is wrong
+        return revision
 
 
 @contextmanager

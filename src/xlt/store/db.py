@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
-    create_engine, delete, event, inspect, make_url, select, update,
+    create_engine, delete, event, func, inspect, make_url, select, update,
 )
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
@@ -252,12 +252,25 @@ class Store:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]
 
-    def link_study(self, study: str, run_ids: list[str]) -> None:
-        """Record that `study` includes these runs (idempotent)."""
-        def tx():
+    def link_study(self, study: str, run_ids: list[str]) -> int:
+        """Make `study` include exactly these runs (its current grid; idempotent). Runs it included
+        before and no longer does (their data, weights or settings changed) keep their rows but leave
+        the study; returns how many left."""
+        def tx() -> int:
             with self._write() as c:
+                gone = delete(study_runs).where(study_runs.c.study == study, study_runs.c.run_id.not_in(run_ids))
+                left = c.execute(gone).rowcount
                 _link(c, study, run_ids)
-        self._retry(tx, also=("UNIQUE", "duplicate key"))
+                return left
+        return self._retry(tx, also=("UNIQUE", "duplicate key"))
+
+    def superseded(self, study: str) -> int:
+        """Finished runs that `study` created but no longer includes (see `link_study`)."""
+        linked = select(study_runs.c.run_id).where(study_runs.c.study == study)
+        q = select(func.count()).select_from(runs).where(runs.c.study == study, runs.c.status == "done",
+                                                         runs.c.run_id.not_in(linked))
+        with self.engine.connect() as c:
+            return int(c.execute(q).scalar())
 
     def start_run(self, run_id: str, info: dict) -> None:
         """Record that a run started (replacing an unfinished attempt; a done run is never reset)."""
@@ -348,6 +361,8 @@ class Store:
         )
         if study:
             q = q.join(study_runs, study_runs.c.run_id == runs.c.run_id).where(study_runs.c.study == study)
+        else:  # every study's current runs (superseded ones belong to none)
+            q = q.where(runs.c.run_id.in_(select(study_runs.c.run_id)))
         if task:
             q = q.where(runs.c.task == task)
         with self.engine.connect() as c:

@@ -72,6 +72,14 @@ class TaskData:
                                        f"training data (train labels: {sorted(seen)})")
         return labels
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of everything a run of this entry reads: English train/dev (kinds that train) and every
+        evaluation language's test split (with retrieval pools). Files are hashed once per version."""
+        src = self.spec.source_language
+        pairs = [("train", src), ("dev", src)] if self.kind.trains else []
+        return self.task.fingerprint(pairs + [("test", lang) for lang in self.languages])
+
     def validate(self) -> None:
         """Read everything a run of this entry will read (cached for the runs): every split of every
         language, the label check, retrieval pools. Bad data fails here, before any run is claimed."""
@@ -79,6 +87,7 @@ class TaskData:
         if not self.kind.trains:
             for lang in self.languages:
                 self.candidates(lang)
+        _ = self.fingerprint
 
     @property
     def label2id(self) -> dict[str, int]:

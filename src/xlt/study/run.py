@@ -46,6 +46,7 @@ class Workspace:
     cache_dir: str | None
     runtime: Runtime = field(default_factory=Runtime)
     _tasks: dict = field(default_factory=dict)
+    _refs: dict = field(default_factory=dict)
     _models: dict = field(default_factory=dict)
     _encoded: dict = field(default_factory=dict)
 
@@ -54,10 +55,16 @@ class Workspace:
             self._tasks[entry] = TaskData(entry, self.runtime.progress)
         return self._tasks[entry]
 
+    def ref(self, name: str):
+        """The resolved model reference (nothing downloaded), once per process."""
+        if name not in self._refs:
+            self._refs[name] = registry.resolve(name, self.cache_dir)
+        return self._refs[name]
+
     def model(self, name: str):
         """(model reference, tokenizer), resolved and loaded once per process."""
         if name not in self._models:
-            ref = registry.resolve(name, self.cache_dir)
+            ref = self.ref(name)
             self._models[name] = (ref, registry.load_tokenizer(ref))
         return self._models[name]
 

@@ -54,15 +54,16 @@ class Runner:
                                     precision=precision.resolve(study.train.precision, pick_device(ws.runtime.device)))
         out = []
         for m in study.models:
+            weights = ws.ref(m).revision
             for entry in study.tasks:
                 data = ws.task(entry)
                 for inter in study.intermediate:
                     cond = study.intermediate_setup.get(inter) or condition_from_label(inter)
                     for meth in study.methods:
                         for seed in study.seeds:
-                            out.append(RunSpec(study.name, m, entry, tuple(data.languages), data.spec.version, seed,
-                                               meth, settings_for(meth, study.method_settings), inter,
-                                               cond.stage_seed(seed), train))
+                            out.append(RunSpec(study.name, m, weights, entry, data.fingerprint, tuple(data.languages),
+                                               data.spec.version, seed, meth, settings_for(meth, study.method_settings),
+                                               inter, cond.stage_seed(seed), train))
         return out
 
     def plan(self) -> list[PlanRow]:
@@ -82,7 +83,10 @@ class Runner:
         plan = self.plan()
         if not distributed.is_main():  # a data-parallel rank: run what rank 0 claims, store nothing
             return self._follow(plan)
-        self.store.link_study(self.study.name, [rid for _, rid, _ in plan])
+        left = self.store.link_study(self.study.name, [rid for _, rid, _ in plan])
+        if left:
+            log.warning("study %s: %d earlier run(s) are no longer in its grid (their data, weights or settings "
+                        "changed); their rows are kept, results and reports show the current runs", self.study.name, left)
         todo = sum(st != "done" for *_, st in plan)
         log.info("study %s: %d runs, %d done, %d to run", self.study.name, len(plan), len(plan) - todo, todo)
         if self.workspace.runtime.threads:
@@ -122,7 +126,7 @@ class Runner:
 
     def describe(self, run: RunSpec) -> dict:
         """The run's row in the `runs` table: its identity, the study as written, how it ran."""
-        ref, _ = self.workspace.model(run.model)
+        ref = self.workspace.ref(run.model)
         return {
             "study": run.study, "model": run.model, "model_revision": ref.revision, "task": run.task.name,
             "task_version": run.task_version, "method": run.method, "intermediate": run.intermediate,

@@ -1,7 +1,7 @@
 """One run of a study as one typed object: what it computes, and its identity.
 
-`RunSpec` holds everything that decides a run's numbers — model, task entry with its resolved
-languages and task version, seed, method with its typed settings, intermediate condition, and the
+`RunSpec` holds everything that decides a run's numbers — model and the content identity of its
+weights, task entry with its resolved languages, task version and the hash of the data files it reads, seed, method with its typed settings, intermediate condition, and the
 training settings with `precision` resolved to what this hardware runs — and nothing else. Its hash
 is the run id (the results DB key); the intermediate checkpoint a run starts from is keyed by the
 parts of the same object (`stage_key`), so no cache can disagree with the run id about what counts.
@@ -23,7 +23,9 @@ from xlt.training.settings import TrainSettings
 class RunSpec:
     study: str
     model: str
+    weights: str  # content identity of the model: hub commit, local files' hash, or package version
     task: TaskEntry
+    data: str  # sha256 of the bytes of every file the run reads (or the pinned hub/embedded source)
     languages: tuple[str, ...]  # resolved (`available` re-runs when files are added)
     task_version: str
     seed: int
@@ -34,10 +36,11 @@ class RunSpec:
     train: TrainSettings  # precision resolved (bf16 | fp32)
 
     def identity(self) -> dict:
-        task = dict(dataclasses.asdict(self.task), languages=list(self.languages))
+        # the data's content, not its folder, identifies it: a moved or copied benchmark reruns nothing
+        task = {"name": self.task.name, "languages": list(self.languages)}
         settings = dataclasses.asdict(self.method_settings) if self.method_settings is not None else None
         return {
-            "model": self.model, "task": task, "task_version": self.task_version, "seed": self.seed,
+            "model": self.model, "weights": self.weights, "task": task, "data": self.data, "task_version": self.task_version, "seed": self.seed,
             "method": self.method, "method_settings": settings, "intermediate": self.intermediate,
             "stage_seed": self.stage_seed, "train": dataclasses.asdict(self.train),
         }

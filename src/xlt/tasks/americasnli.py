@@ -15,7 +15,7 @@ from __future__ import annotations
 from xlt.errors import DataError
 from xlt.tasks.base import Example, Task, register
 from xlt.tasks.formats import read_tsv
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 from xlt.tasks.xnli import LABELS, Xnli, example_from_hub
 
 LANGUAGES = tuple("aym bzd cni gn hch nah oto quy shp tar".split())
@@ -36,7 +36,7 @@ class AmericasNli(Task):
         category=None,  # not an XTREME-R task
         train_source="MultiNLI train (English, via the xnli task); model selection on XNLI English dev",
         # No pinned commit found in other projects; the hub's parquet conversion branch.
-        hub=HubSource("nala-cub/americas_nli", revision="refs/convert/parquet", config="{lang}"),
+        hub=HubSource("nala-cub/americas_nli", revision=PARQUET_EXPORT, config="{lang}", layout="parquet-export"),
         local_format="<dir>/{dev,test}/<lang>.tsv with header language, premise, hypothesis, label; "
         "English: the xnli task's files in the same <dir>",
         license="CC BY-SA 4.0 (per the HF dataset card; no LICENSE file in the repository)",

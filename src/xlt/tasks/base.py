@@ -7,13 +7,17 @@ task), so individual loaders only parse.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from xlt.errors import DataError, XltError, unknown
-from xlt.tasks.spec import HubSource, TaskSpec
+from xlt.tasks.fingerprint import data_fingerprint
+from xlt.tasks.formats import note_source, recording
+from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
 _REGISTRY: dict[str, type["Task"]] = {}
 
@@ -92,7 +96,10 @@ class Task(ABC):
     def __init__(self, data_dir: str | Path | None = None):
         self.data_dir = Path(data_dir).expanduser() if data_dir else None
         if self.data_dir is not None and not self.data_dir.is_dir():
-            raise DataError("data directory does not exist", self.data_dir)
+            raise DataError("data_dir is not a directory" if self.data_dir.exists() else
+                            "data directory does not exist", self.data_dir)
+        # what load() / _memo() returned, with the sources read and their (size, mtime_ns) then
+        self._loaded: dict[tuple, tuple[object, frozenset[str], dict]] = {}
 
     @property
     def name(self) -> str:
@@ -100,32 +107,92 @@ class Task(ABC):
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, split: str, language: str) -> list:
-        """Examples of one split in one language, from `data_dir` if given, else the default source."""
+        """Examples of one split in one language, from `data_dir` if given, else the default source.
+
+        Every split of a task that is not unlabelled by design (retrieval) must carry gold labels;
+        the result is kept (and reused while its files are unchanged), so `fingerprint` then `load`
+        parses once.
+        """
         if split not in self.spec.splits:
             raise unknown(f"split for task {self.name}", split, self.spec.splits)
         valid = set(self.spec.languages) | {self.spec.source_language}
         if language not in valid:
             raise unknown(f"language for task {self.name}", language, valid)
-        if self.data_dir is not None or self.hub_source() is None:
-            examples = self.load_local(split, language)
-        else:
-            examples = self.load_hub(split, language)
+
+        def read():
+            with recording() as found:
+                if self.data_dir is not None or self.hub_source() is None:
+                    examples = self.load_local(split, language)
+                else:
+                    examples = self.load_hub(split, language)
+            self._check_examples(examples, split, language, found)
+            return tuple(examples)
+
+        return list(self._memo(("load", split, language), read))
+
+    def _memo(self, key: tuple, build):
+        """`build()` once per key while the files it read are unchanged; its sources are recorded again on
+        every hit, so a `recording()` around a cached call still sees what the value was read from."""
+        loaded = self.__dict__.setdefault("_loaded", {})  # also for a subclass whose __init__ skips ours
+        hit = loaded.get(key)
+        if hit is not None and _stats(hit[1]) == hit[2]:
+            for source in hit[1]:
+                note_source(source)
+            return hit[0]
+        with recording() as found:
+            value = build()
+            if not found:  # nothing read from disk or the hub: data built from an installed package
+                note_source(self.embedded_source())
+        loaded[key] = (value, frozenset(found), _stats(found))
+        return value
+
+    def embedded_source(self) -> str:
+        """Identity of data built in code (no files, no hub): tasks built from a package add its version."""
+        return f"embedded:{self.name}@{self.spec.version}"
+
+    def _check_examples(self, examples: list, split: str, language: str, sources: set[str]) -> None:
         if not examples:
-            raise DataError(f"task {self.name}: split {split!r} for language {language!r} is empty")
+            files = sorted(s.removeprefix("file:") for s in sources if s.startswith("file:"))
+            where = f" (read {', '.join(files)})" if files else ""
+            raise DataError(f"task {self.name}: split {split!r} for language {language!r} is empty{where}")
+        if self.spec.type is not TaskType.RETRIEVAL:
+            for ex in examples:
+                if not has_gold(ex):
+                    raise DataError(f"no gold label ({split}/{language}): a task's {split} data must be "
+                                    "labelled (XTREME's download strips test labels: use the original release)",
+                                    ex.origin or None)
         self._check_labels(examples, split, language)
-        return examples
 
     def _check_labels(self, examples: list, split: str, language: str) -> None:
         if not self.spec.labels:
             return
         known = set(self.spec.labels)
         for ex in examples:
-            bad = [l for l in labels_of(ex) if l is not None and l not in known]
+            bad = [l for l in labels_of(ex) if l is not None and (not isinstance(l, str) or l not in known)]
             if bad:
                 raise DataError(
                     f"label {bad[0]!r} ({split}/{language}) is not one of the task's labels {sorted(known)}",
                     ex.origin or None,
                 )
+
+    # -- content identity ------------------------------------------------------------------
+    def sources_read(self, split: str, language: str) -> frozenset[str]:
+        """What `load(split, language)` reads - "file:<path>", "hub:..." or "embedded:..." - plus, for the
+        test split of a retrieval task, what its candidate pool is read from. Loads if not loaded yet."""
+        with recording() as found:
+            self.load(split, language)
+            if self.spec.type is TaskType.RETRIEVAL and split == "test":
+                self.load_candidates(language)
+        return frozenset(found)
+
+    def fingerprint(self, pairs: Iterable[tuple[str, str]]) -> str:
+        """sha256 hex of the data read for these (split, language) pairs: the bytes of exactly the files
+        read (cached per path + size + mtime, see xlt.tasks.fingerprint), the pinned hub source, or the
+        embedded task's version. Loads what is not loaded yet (and keeps it for `load`)."""
+        sources: set[str] = set()
+        for split, language in pairs:
+            sources |= self.sources_read(split, language)
+        return data_fingerprint(sources, self.data_dir)
 
     def available_languages(self, split: str = "test") -> list[str]:
         """Languages whose `split` exists below `data_dir` (every language for the hub/embedded data)."""
@@ -161,6 +228,30 @@ class Task(ABC):
 
     def from_hub_record(self, record: dict, origin: str):
         raise XltError(f"task {self.name} has no hub loader; pass a local data_dir")
+
+
+def has_gold(ex) -> bool:
+    """Whether an example carries its gold answer (label, tags, choice index, answer spans)."""
+    if isinstance(ex, (Example, ChoiceExample)):
+        return ex.label is not None
+    if isinstance(ex, TaggingExample):
+        return ex.tags is not None
+    if isinstance(ex, QAExample):
+        return bool(ex.answers)
+    return True
+
+
+def _stats(sources) -> dict[str, tuple[int, int] | None]:
+    """(size, mtime_ns) of every file source: a cached load is reused only while these are unchanged."""
+    out = {}
+    for source in sources:
+        if source.startswith("file:"):
+            try:
+                st = os.stat(source[5:])
+                out[source] = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                out[source] = None
+    return out
 
 
 def labels_of(ex) -> tuple:

@@ -248,5 +248,10 @@ class CldrNames(Task):
     def load_local(self, split: str, language: str) -> list[Example]:
         return list(build(split, language))
 
+    def embedded_source(self) -> str:
+        import babel
+
+        return f"{super().embedded_source()} babel {babel.__version__}"
+
     def hub_source(self) -> None:
         return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlt.errors import DataError
-from xlt.tasks.formats import require_file
+from xlt.tasks.formats import iter_lines
 
 # The 17 universal POS tags, alphabetical: also the ClassLabel order of the google/xtreme udpos configs.
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
@@ -27,14 +27,8 @@ class Sentence:
 
 def _blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
     """Blank-line separated blocks of (line number, line without its newline); a leading BOM is dropped."""
-    data = require_file(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError("line is not valid UTF-8", path, data.count(b"\n", 0, exc.start) + 1) from None
     block: list[tuple[int, str]] = []
-    for n, line in enumerate(text.split("\n"), 1):  # not splitlines(): tokens may hold U+2028, U+0085
-        line = line.rstrip("\r")
+    for n, line in iter_lines(path):
         if line.strip():
             block.append((n, line))
         elif block:

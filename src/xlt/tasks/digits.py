@@ -111,5 +111,10 @@ class DigitsNLI(Task):
         return [Example(text=p, text_pair=h, label=l, origin=f"digits:{i}")
                 for i, p, h, l in pairs(split)]
 
+    def embedded_source(self) -> str:
+        import sklearn
+
+        return f"{super().embedded_source()} scikit-learn {sklearn.__version__}"
+
     def hub_source(self) -> None:
         return None

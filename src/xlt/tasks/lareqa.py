@@ -85,10 +85,6 @@ class LAReQA(Task):
         citation="Roy et al. 2020, LAReQA: Language-agnostic answer retrieval from a multilingual pool, EMNLP",
     )
 
-    def __init__(self, data_dir=None):
-        super().__init__(data_dir)
-        self._splits: dict[str, _Split] = {}
-
     def available_languages(self, split: str = "test") -> list[str]:
         if self.data_dir is None:
             return []
@@ -114,21 +110,23 @@ class LAReQA(Task):
 
     # -- building a split --------------------------------------------------------------------
     def _split(self, split: str) -> _Split:
-        if split not in self._splits:
-            if self.data_dir is None:
-                raise DataError(f"task {self.name} has no hub source; pass the XQuAD-R folder as data_dir")
-            if split == "test":
-                langs = self.available_languages("test")
-                if not langs:
-                    find_file(self.data_dir, _test_names("en"), "XQuAD-R")  # raises, naming the layout
-                if len(langs) < len(_LANGS):
-                    warnings.warn(f"{self.data_dir}: the LAReQA pool holds only {len(langs)} of {len(_LANGS)} "
-                                  "languages; scores are not comparable with the full XQuAD-R pool", stacklevel=3)
-                files = {l: find_file(self.data_dir, _test_names(l), f"XQuAD-R {l}") for l in langs}
-            else:
-                files = {"en": squad_file(self.data_dir, split)}
-            self._splits[split] = _build(files)
-        return self._splits[split]
+        """Queries and pool of `split`, built once (every test language file feeds every test query's pool)."""
+        return self._memo(("split", split), lambda: self._build_split(split))
+
+    def _build_split(self, split: str) -> _Split:
+        if self.data_dir is None:
+            raise DataError(f"task {self.name} has no hub source; pass the XQuAD-R folder as data_dir")
+        if split == "test":
+            langs = self.available_languages("test")
+            if not langs:
+                find_file(self.data_dir, _test_names("en"), "XQuAD-R")  # raises, naming the layout
+            if len(langs) < len(_LANGS):
+                warnings.warn(f"{self.data_dir}: the LAReQA pool holds only {len(langs)} of {len(_LANGS)} "
+                              "languages; scores are not comparable with the full XQuAD-R pool", stacklevel=5)
+            files = {l: find_file(self.data_dir, _test_names(l), f"XQuAD-R {l}") for l in langs}
+        else:
+            files = {"en": squad_file(self.data_dir, split)}
+        return _build(files)
 
 
 def _build(files: dict[str, Path]) -> _Split:

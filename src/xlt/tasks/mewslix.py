@@ -53,10 +53,6 @@ class MewsliX(Task):
         citation="Ruder et al. 2021, XTREME-R, EMNLP (Mewsli-X is introduced there; Mewsli-9: Botha et al. 2020)",
     )
 
-    def __init__(self, data_dir=None):
-        super().__init__(data_dir)
-        self._cache: dict[str, object] = {}
-
     def _path(self, key: str) -> Path:
         return find_file(self.data_dir, [root + _FILES[key] for root in _ROOTS], f"Mewsli-X {_FILES[key]}")
 
@@ -78,31 +74,36 @@ class MewsliX(Task):
         """The pool for `split`: the ~1M candidate entities (any `language`), or the train file's entities."""
         if split == "train":
             return list({c.id: c for _, c in self._train_pairs()}.values())
-        if "entities" not in self._cache:
-            path = self._path("entities")
-            self._cache["entities"] = [_entity(rec, path, line) for line, rec in read_jsonl(path)]
-        return list(self._cache["entities"])
+        return list(self._memo(("entities",), self._read_entities))
+
+    def _read_entities(self) -> list[Candidate]:
+        path = self._path("entities")
+        return [_entity(rec, path, line) for line, rec in read_jsonl(path)]
 
     def _mentions(self, split: str) -> dict[str, list[RetrievalExample]]:
-        if split not in self._cache:
-            path, out = self._path(split), {}
-            for line, rec in read_jsonl(path, ("context", "mentions")):
-                ctx = rec["context"]
-                lang = _get(ctx, "language", str, path, line, "context")
-                for i, m in enumerate(_get(rec, "mentions", list, path, line, "record")):
-                    out.setdefault(lang, []).append(_query(ctx, m, path, line, f"mentions[{i}]"))
-            self._cache[split] = out
-        return self._cache[split]
+        """Queries per language of one WikiNews file (all languages share it: read once)."""
+        return self._memo(("mentions", split), lambda: self._read_mentions(split))
+
+    def _read_mentions(self, split: str) -> dict[str, list[RetrievalExample]]:
+        path, out = self._path(split), {}
+        for line, rec in read_jsonl(path, ("context", "mentions")):
+            ctx = rec["context"]
+            lang = _get(ctx, "language", str, path, line, "context")
+            for i, m in enumerate(_get(rec, "mentions", list, path, line, "record")):
+                out.setdefault(lang, []).append(_query(ctx, m, path, line, f"mentions[{i}]"))
+        return out
 
     def _train_pairs(self) -> list[tuple[RetrievalExample, Candidate]]:
-        if "train" not in self._cache:
-            path, pairs = self._path("train"), []
-            for line, rec in read_jsonl(path, ("contextual_mention", "entity")):
-                cm = _get(rec, "contextual_mention", dict, path, line, "record")
-                ctx, mention = (_get(cm, k, dict, path, line, "contextual_mention") for k in ("context", "mention"))
-                pairs.append((_query(ctx, mention, path, line, "mention"), _entity(rec["entity"], path, line)))
-            self._cache["train"] = pairs
-        return self._cache["train"]
+        return self._memo(("train pairs",), self._read_train_pairs)
+
+    def _read_train_pairs(self) -> list[tuple[RetrievalExample, Candidate]]:
+        path, pairs = self._path("train"), []
+        for line, rec in read_jsonl(path, ("contextual_mention", "entity")):
+            cm = _get(rec, "contextual_mention", dict, path, line, "record")
+            ctx, mention = (_get(cm, k, dict, path, line, "contextual_mention") for k in ("context", "mention"))
+            pairs.append((_query(ctx, mention, path, line, "mention"), _entity(rec["entity"], path, line)))
+        return pairs
+
 
 def _get(obj, key: str, kind: type, path: Path, line: int, where: str):
     if not isinstance(obj, dict) or key not in obj:

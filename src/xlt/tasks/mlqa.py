@@ -18,7 +18,7 @@ from pathlib import Path
 from xlt.errors import DataError
 from xlt.tasks.base import QAExample, Task, register
 from xlt.tasks.hub import load_hub_split
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 from xlt.tasks.squad import SQUAD_HUB, qa_from_hub, read_squad, require_english, squad_file
 
 _LANGS = ("en", "es", "de", "ar", "hi", "vi", "zh")
@@ -40,7 +40,8 @@ class MLQA(Task):
         train_source="SQuAD v1.1 train (87,599 questions); dev = MLQA English dev (1,148)",
         # facebook/mlqa is script-based (mteb pins 397ed406 with trust_remote_code); datasets>=4 needs the
         # hub's parquet conversion, which has no commit pin we could find.
-        hub=HubSource("facebook/mlqa", revision="refs/convert/parquet", config="mlqa.{lang}.{lang}"),
+        hub=HubSource("facebook/mlqa", revision=PARQUET_EXPORT, config="mlqa.{lang}.{lang}",
+                      layout="parquet-export"),
         local_format="<dir>/MLQA_V1/{dev,test}/<split>-context-<l>-question-<l>.json (+ train-v1.1.json)",
         license="CC BY-SA 3.0 (MLQA); CC BY-SA 4.0 (SQuAD)",
         citation="Lewis et al. 2020, MLQA: Evaluating Cross-lingual Extractive Question Answering, ACL",

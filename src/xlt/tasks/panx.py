@@ -8,7 +8,7 @@ Local layouts, below `data_dir` (per split the first file found is read, in this
    a blank line between sentences; the `<lang>:` prefix is removed. Also accepted: one tarball extracted
    into its own folder, `<lang>/<split>`. `data_dir` may be `download/` or `download/panx_dataset/`.
 2. XTREME's preprocessed files `panx/<split>-<lang>.tsv` (or in `data_dir` itself): `token<TAB>TAG` lines;
-   test files hold tokens only (XTREME strips test labels): tags None.
+   test files hold tokens only (XTREME strips test labels): read, then refused by `Task.load` (no gold).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from xlt.tasks.base import TaggingExample, Task, register
 from xlt.tasks.conll import first_file, read_conll_ner
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 
 LANGUAGES = tuple("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw "
                   "yo my zh kk tr et fi hu qu pl uk az lt pa gu ro".split())
@@ -40,7 +40,7 @@ class PanX(Task):
         train_source="English WikiANN train (20,000 sentences; dev 10,000)",
         # No pinned commit found in other projects: the hub's parquet conversion branch. (google/xtreme's
         # PAN-X.<lang> configs hold the same splits but only XTREME v1's 40 languages.)
-        hub=HubSource("unimelb-nlp/wikiann", revision="refs/convert/parquet", config="{lang}"),
+        hub=HubSource("unimelb-nlp/wikiann", revision=PARQUET_EXPORT, config="{lang}", layout="parquet-export"),
         local_format="XTREME's panx_dataset/<lang>-{train,dev,test} (lines '<lang>:<token>\\tTAG') or "
         "<lang>/{train,dev,test}, or preprocessed panx/{train,dev,test}-<lang>.tsv",
         license="ODC-BY per the HF dataset card (unimelb-nlp/wikiann); text from Wikipedia (CC BY-SA)",

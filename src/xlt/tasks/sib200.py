@@ -12,7 +12,7 @@ from pathlib import Path
 from xlt.errors import DataError
 from xlt.tasks.base import Example, Task, register
 from xlt.tasks.formats import read_tsv
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 
 # FLORES-200 varieties of SIB-200 (ISO 639-3 + ISO 15924 script), as the dataset names them.
 _LANGS = """
@@ -54,7 +54,7 @@ class Sib200(Task):
         version="1.0",
         labels=_LABELS,
         train_source="SIB-200 eng_Latn train (701) / dev (99)",
-        hub=HubSource("Davlan/sib200", revision="refs/convert/parquet", config="{lang}"),
+        hub=HubSource("Davlan/sib200", revision=PARQUET_EXPORT, config="{lang}", layout="parquet-export"),
         local_format="<dir>/<lang_Script>/{train,dev,test}.tsv with header index_id, category, text",
         license="CC BY-SA 4.0 (FLORES-200 text); repository Apache-2.0",
         citation="Adelani et al. 2023, SIB-200, arXiv:2309.07445",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from xlt.errors import DataError
 from xlt.tasks.base import Example, Task, register
-from xlt.tasks.formats import read_jsonl
+from xlt.tasks.formats import read_jsonl, text_field
 from xlt.tasks.spec import TaskSpec, TaskType
 
 LABELS = ("entailment", "neutral", "contradiction")
@@ -35,10 +35,10 @@ def read_snli_ve(data_dir: Path, split: str) -> list[tuple[str, str, str, str, s
     """(image id, caption premise, hypothesis, label, "file:line") per pair of one split."""
     path, out = snli_ve_file(data_dir, split), []
     for line, rec in read_jsonl(path, ("Flickr30K_ID", "sentence1", "sentence2", "gold_label")):
-        if rec["gold_label"] not in LABELS:
-            raise DataError(f"gold_label {rec['gold_label']!r} is not one of {list(LABELS)}", path, line)
-        out.append((str(rec["Flickr30K_ID"]).removesuffix(".jpg"), rec["sentence1"], rec["sentence2"],
-                    rec["gold_label"], f"{path}:{line}"))
+        premise, hypothesis, label = (text_field(rec, k, path, line) for k in ("sentence1", "sentence2", "gold_label"))
+        if label not in LABELS:
+            raise DataError(f"gold_label {label!r} is not one of {list(LABELS)}", path, line)
+        out.append((str(rec["Flickr30K_ID"]).removesuffix(".jpg"), premise, hypothesis, label, f"{path}:{line}"))
     return out
 
 

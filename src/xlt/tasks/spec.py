@@ -16,11 +16,27 @@ class TaskType(str, Enum):
 
 @dataclass(frozen=True)
 class HubSource:
-    """Where the task lives on the Hugging Face hub (parquet-backed; `datasets>=4` runs no scripts)."""
+    """Where the task lives on the Hugging Face hub (parquet-backed; `datasets>=4` runs no scripts).
+
+    `layout` says how the repo at `revision` is organised, which decides how `datasets` must be asked:
+    - "card": a dataset card (README.md) whose `configs:` section names the config -> `name=<config>`;
+    - "parquet-export": the hub's parquet conversion branch (`refs/convert/parquet`), folders
+      `<config>/<split>/0000.parquet` and no card. `name=<config>` fails there ("BuilderConfig not found.
+      Available: ['default']"), so the config's folder is read with `data_dir=<config>`.
+    """
 
     dataset: str
     revision: str  # pinned commit or parquet-conversion ref; part of reproducibility
     config: str | None = None  # may contain "{lang}", filled per language
+    layout: str = "card"  # "card" | "parquet-export"
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"HubSource.layout must be one of {LAYOUTS}, not {self.layout!r}")
+
+
+LAYOUTS = ("card", "parquet-export")
+PARQUET_EXPORT = "refs/convert/parquet"  # the branch the hub writes its parquet conversion to
 
 
 @dataclass(frozen=True)

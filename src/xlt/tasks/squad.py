@@ -17,7 +17,6 @@ whose text does not occur in the context at all is an error (file + question id)
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from xlt.errors import DataError
 from xlt.tasks.base import Answer, QAExample
-from xlt.tasks.formats import require_file
+from xlt.tasks.formats import read_json
 from xlt.tasks.spec import HubSource
 
 SQUAD_FILES = {"train": "train-v1.1.json", "dev": "dev-v1.1.json"}
@@ -44,7 +43,7 @@ class Paragraph:
 
 def read_paragraphs(path: Path, unique_ids: bool = True) -> list[Paragraph]:
     """Every paragraph of a SQuAD v1.1 file, validated (see the module docstring)."""
-    doc = _load_json(path)
+    doc = read_json(path)
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, list):
         raise DataError('expected a JSON object with a "data" list (SQuAD v1.1 layout)', path)
@@ -110,17 +109,6 @@ def require_english(task: str, split: str, language: str, source: str) -> None:
 
 
 # -- validation helpers ---------------------------------------------------------------------
-def _load_json(path: Path):
-    require_file(path)
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON ({exc.msg}, column {exc.colno})", path, exc.lineno) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text (byte offset {exc.start})", path) from None
-
-
 def _field(obj, key: str, kind: type | tuple, path: Path, where: str):
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object, found {type(obj).__name__}", path)

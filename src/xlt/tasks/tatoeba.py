@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xlt.errors import DataError
 from xlt.tasks.base import Candidate, RetrievalExample, Task, register
-from xlt.tasks.formats import require_file
+from xlt.tasks.formats import iter_lines
 from xlt.tasks.hub import load_hub_split
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
@@ -73,7 +73,10 @@ class Tatoeba(Task):
         return all(p.is_file() for p in self._files(language))
 
     def _pairs(self, language: str) -> list[tuple[str, str, str]]:
-        """(query origin, sentence, English sentence) per aligned line."""
+        """(query origin, sentence, English sentence) per aligned line (read once: queries and pool share it)."""
+        return self._memo(("pairs", language), lambda: self._read_pairs(language))
+
+    def _read_pairs(self, language: str) -> list[tuple[str, str, str]]:
         if self.data_dir is None:
             source = replace(self.spec.hub, config=f"{self._code(language)}-eng")
             rows = load_hub_split(source, "test", language, lambda s: s)
@@ -99,13 +102,4 @@ class Tatoeba(Task):
 
 
 def _read_lines(path: Path) -> list[str]:
-    require_file(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text (byte offset {exc.start})", path) from None
-    # split on "\n" only: str.splitlines() would also break at U+2028 etc. inside a sentence
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.strip() for line in lines]
+    return [line.strip() for _, line in iter_lines(path)]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from xlt.errors import DataError
 from xlt.tasks.base import QAExample, Task, register
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 from xlt.tasks.squad import qa_from_hub, read_squad
 
 _NAMES = {"en": "english", "ar": "arabic", "bn": "bengali", "fi": "finnish", "id": "indonesian",
@@ -41,7 +41,8 @@ class TyDiQA(Task):
         category="question answering",
         train_source="TyDiQA-GoldP English train (3,696 questions); dev = test = GoldP dev",
         # script-free parquet conversion; no pinned commit found in other projects.
-        hub=HubSource("google-research-datasets/tydiqa", revision="refs/convert/parquet", config="secondary_task"),
+        hub=HubSource("google-research-datasets/tydiqa", revision=PARQUET_EXPORT, config="secondary_task",
+                      layout="parquet-export"),
         local_format=f"<dir>/{_TRAIN}.json + <dir>/{_DEV}/tydiqa-goldp-dev-<name>.json, or XTREME's per-language files",
         license="Apache-2.0",
         citation="Clark et al. 2020, TyDi QA, TACL",

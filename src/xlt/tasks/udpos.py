@@ -8,7 +8,8 @@ Local layouts, below `data_dir`:
    XTREME-R names. `files(split, lang)` lists the files a split is read from. No train file -> DataError
    naming the expected pattern (no substitute split).
 2. XTREME's preprocessed download: `udpos/<split>-<lang>.tsv` (or in `data_dir` itself), `token<TAB>tag`
-   lines with a blank line between sentences; test files hold tokens only (labels stripped): tags None.
+   lines with a blank line between sentences; test files hold tokens only (labels stripped), which
+   `Task.load` refuses (no gold to score against).
    Read only when no treebank file matches.
 
 Reading CoNLL-U, a sentence is its syntactic words with their UPOS (column 4): multiword-token lines (`3-4`)
@@ -26,6 +27,7 @@ seqeval's prefix semantics). It tracks but does not equal token accuracy, which 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from xlt.errors import XltError
@@ -93,7 +95,7 @@ class UdPos(Task):
         if language not in _HUB_NAMES:
             raise XltError(f"udpos: {language!r} is not in google/xtreme (XTREME v1 has 33 UD-POS languages; "
                            "lt pl uk wo ro are XTREME-R additions): pass a UD folder as data_dir")
-        source = HubSource(self.spec.hub.dataset, self.spec.hub.revision, f"udpos.{_HUB_NAMES[language]}")
+        source = replace(self.spec.hub, config=f"udpos.{_HUB_NAMES[language]}")
         from xlt.tasks.hub import load_hub_split  # at call time, as Task.load_hub does
 
         records = load_hub_split(source, split, language, self.hub_split_name)

@@ -1,7 +1,8 @@
 """XCOPA: causal commonsense reasoning (2-way multiple choice) in 11 languages; English source = COPA.
 
 Each example: a premise, a question ("cause" or "effect") and two alternatives; pick the more plausible.
-JSONL fields: premise, choice1, choice2, question, label (0/1; absent or -1 in COPA's unlabelled test), idx
+JSONL fields: premise, choice1, choice2, question, label (0/1; absent or -1 in COPA's unlabelled test, which
+`Task.load` therefore refuses), idx
 (ignored, as is XCOPA's `changed`). Splits: dev = the `val` files (100), test (500); train exists only in
 English (COPA train, 400; COPA val 100 is the English dev).
 
@@ -26,13 +27,13 @@ from xlt.errors import DataError
 from xlt.tasks.base import ChoiceExample, Task, register
 from xlt.tasks.conll import first_file
 from xlt.tasks.formats import read_jsonl
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 
 LANGUAGES = tuple("et ht id it qu sw ta th tr vi zh".split())
 _FILE_SPLIT = {"train": "train", "dev": "val", "test": "test"}
 _QUESTIONS = ("cause", "effect")
 # No pinned commits found in other projects for either id: the hub's parquet conversion branch.
-_COPA_HUB = HubSource("aps/super_glue", revision="refs/convert/parquet", config="copa")
+_COPA_HUB = HubSource("aps/super_glue", revision=PARQUET_EXPORT, config="copa", layout="parquet-export")
 
 
 @register
@@ -49,7 +50,7 @@ class Xcopa(Task):
         version="1.0",
         category="classification",
         train_source="English COPA train (400) / val (100); XTREME-R trains on SIQA first (not loaded here)",
-        hub=HubSource("cambridgeltl/xcopa", revision="refs/convert/parquet", config="{lang}"),
+        hub=HubSource("cambridgeltl/xcopa", revision=PARQUET_EXPORT, config="{lang}", layout="parquet-export"),
         local_format="<dir>/data/<lang>/{val,test}.<lang>.jsonl (XCOPA repo) or flat <dir>/{train,val,test}."
         "<lang>.jsonl (XTREME); English COPA also as <dir>/en/... or <dir>/COPA/{train,val,test}.jsonl",
         license="CC BY 4.0 (XCOPA); BSD-2-Clause (COPA)",

@@ -12,7 +12,7 @@ Local layouts, below `data_dir` (per split and language the first file found is 
    `data_dir`, without the XNLI-1.0/, multinli_1.0/ folder.
 2. XTREME's preprocessed download (`download/xnli/`, written by utils_preprocess.py with csv.writer, so
    fields may be csv-quoted): `train-en.tsv`, `dev-<lang>.tsv` (sentence1, sentence2, label; no header) and
-   `test-<lang>.tsv` (sentence1, sentence2: XTREME strips test labels, so `label` is None there).
+   `test-<lang>.tsv` (sentence1, sentence2: XTREME strips test labels, so `Task.load` refuses it: no gold).
    `data_dir` may be `download/` or `download/xnli/`.
 
 Sizes: train 392,702 pairs (MultiNLI); dev 2,490 and test 5,010 pairs per language, parallel.
@@ -20,15 +20,14 @@ Sizes: train 392,702 pairs (MultiNLI); dev 2,490 and test 5,010 pairs per langua
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
 from xlt.errors import DataError
 from xlt.tasks.base import Example, Task, register
 from xlt.tasks.conll import first_file
-from xlt.tasks.formats import read_jsonl, read_tsv, require_file
-from xlt.tasks.spec import HubSource, TaskSpec, TaskType
+from xlt.tasks.formats import read_jsonl, read_tsv, text_field, tsv_rows
+from xlt.tasks.spec import PARQUET_EXPORT, HubSource, TaskSpec, TaskType
 
 LANGUAGES = tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split())
 LABELS = ("entailment", "neutral", "contradiction")  # also the hub's ClassLabel order (0, 1, 2)
@@ -62,7 +61,7 @@ class Xnli(Task):
         train_source="MultiNLI train (392,702 pairs); model selection on XNLI English dev (2,490)",
         # No pinned commit of facebook/xnli found in other projects (mteb pins only its binary mteb/xnli):
         # the hub's parquet conversion branch.
-        hub=HubSource("facebook/xnli", revision="refs/convert/parquet", config="{lang}"),
+        hub=HubSource("facebook/xnli", revision=PARQUET_EXPORT, config="{lang}", layout="parquet-export"),
         local_format="XNLI-1.0/xnli.{dev,test}.tsv + multinli_1.0/multinli_1.0_train.jsonl (or XNLI-MT-1.0/"
         "multinli/multinli.train.<lang>.tsv), or XTREME's xnli/{train-en,dev-<lang>,test-<lang>}.tsv",
         license="CC BY-NC 4.0 (XNLI); MultiNLI: OANC / CC BY-SA 3.0 / CC BY 3.0 by genre",
@@ -104,9 +103,12 @@ class Xnli(Task):
 
     @staticmethod
     def _multinli(path: Path, split: str, language: str) -> list[Example]:
-        rows = read_jsonl(path, ("gold_label", "sentence1", "sentence2"))
-        return [Example(r["sentence1"], r["gold_label"], r["sentence2"], f"{path}:{n}")
-                for n, r in rows if r["gold_label"] != "-"]
+        out = []
+        for n, r in read_jsonl(path, ("gold_label", "sentence1", "sentence2")):
+            label, premise, hypothesis = (text_field(r, k, path, n) for k in ("gold_label", "sentence1", "sentence2"))
+            if label != "-":  # "-": no annotator majority
+                out.append(Example(premise, label, hypothesis, f"{path}:{n}"))
+        return out
 
     @staticmethod
     def _xnli_mt(path: Path, split: str, language: str) -> list[Example]:
@@ -117,14 +119,10 @@ class Xnli(Task):
     def _xtreme(path: Path, split: str, language: str) -> list[Example]:
         widths = (2, 3) if split == "test" else (3,)
         out = []
-        with require_file(path).open(encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh, delimiter="\t")
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) not in widths:
-                    want = " or ".join(map(str, widths))
-                    raise DataError(f"expected {want} tab-separated fields, found {len(row)}", path, reader.line_num)
-                label = nli_label(row[2]) if len(row) == 3 else None
-                out.append(Example(row[0], label, row[1], f"{path}:{reader.line_num}"))
+        for n, row in tsv_rows(path, quoted=True):
+            if len(row) not in widths:
+                raise DataError(f"expected {' or '.join(map(str, widths))} tab-separated fields, found {len(row)}",
+                                path, n)
+            label = nli_label(row[2]) if len(row) == 3 else None  # test: no label (refused by Task.load)
+            out.append(Example(row[0], label, row[1], f"{path}:{n}"))
         return out
