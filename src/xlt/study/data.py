@@ -10,6 +10,7 @@ from xlt.errors import XltError
 from xlt.study.config import TaskEntry
 from xlt.tasks import get_task
 from xlt.tasks.base import labels_of
+from xlt.tasks.fingerprint import data_fingerprint
 from xlt.training.kinds import kind_for
 
 
@@ -73,12 +74,19 @@ class TaskData:
         return labels
 
     @cached_property
-    def fingerprint(self) -> str:
-        """sha256 of everything a run of this entry reads: English train/dev (kinds that train) and every
-        evaluation language's test split (with retrieval pools). Files are hashed once per version."""
+    def sources(self) -> frozenset[str]:
+        """What a run of this entry reads: English train/dev (kinds that train) and every evaluation
+        language's test split with its retrieval pool, as `file:<path>`, `hub:<dataset>@<revision> ...`
+        or `embedded:<name>@<version> ...`."""
         src = self.spec.source_language
         pairs = [("train", src), ("dev", src)] if self.kind.trains else []
-        return self.task.fingerprint(pairs + [("test", lang) for lang in self.languages])
+        return frozenset().union(*(self.task.sources_read(s, l) for s, l in pairs + [("test", l) for l in self.languages]))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 over the bytes of every file in `sources` (hashed once per file version) and the
+        pinned hub or embedded sources."""
+        return data_fingerprint(self.sources, self.task.data_dir)
 
     def validate(self) -> None:
         """Read everything a run of this entry will read (cached for the runs): every split of every

@@ -132,5 +132,8 @@ class Runner:
             "task_version": run.task_version, "method": run.method, "intermediate": run.intermediate,
             "seed": run.seed, "config_hash": run.run_id, "xlt_version": __version__,
             "config": {"run": run.identity(), "study": to_dict(self.study), "model_location": ref.location,
-                       "runtime": dataclasses.asdict(self.workspace.runtime)},
+                       "runtime": dataclasses.asdict(self.workspace.runtime),
+                       # the pinned hub revision (or embedded version) the data came from; files are in `data`
+                       "data_sources": sorted(s for s in self.workspace.task(run.task).sources
+                                              if not s.startswith("file:"))},
         }
