@@ -327,7 +327,7 @@ def test_an_edited_data_file_reruns_and_results_show_the_new_runs(tiny_bert, tmp
     again = Runner(make_study(tiny_bert, data, seeds=(1,)), store, progress=False).run()
     assert again == {"runs": 1, "skipped": 0, "ran": 1}  # not "already done"
     assert len(store.runs()) == 2 and len(store.runs(study="tiny")) == 1 and store.superseded("tiny") == 1
-    old, new = sorted(store.runs(), key=lambda r: r["id"])
+    old, new = sorted(store.runs(), key=lambda r: r["started_at"])
     assert old["config"]["run"]["data"] != new["config"]["run"]["data"]  # sha256 of the files read
     assert len(new["config"]["run"]["data"]) == 64 and new["config"]["data_sources"] == []  # local files only
     fra = [r for r in store.score_rows(study="tiny") if r["language"] == "fra_Latn"]
