@@ -32,7 +32,9 @@ from xlt.tasks.base import labels_of
 from xlt.training import distributed
 from xlt.training.batching import Encoded
 from xlt.training.cache import encode_cached
+from xlt.training.embeddings import memoize
 from xlt.training.loop import TrainConfig, fine_tune, forward_rows, pick_device, seed_everything
+from xlt.training.precision import resolve as resolve_precision
 from xlt.training.kinds import kind_for
 
 log = logging.getLogger("xlt")
@@ -310,6 +312,9 @@ class Runner:
             enc = kind.encode(texts, tokenizer, {}, cfg.max_length, ref.input_prefix)
             return kind.decode(enc, forward_rows(model, enc, cfg, pad_id, device), [], texts)
 
+        # each distinct text once per run (Tatoeba's English sides overlap), and not again in later runs
+        embed = memoize(embed, model, tokenizer, kind, cfg.max_length, ref.input_prefix,
+                        resolve_precision(cfg.precision, device), self.study.cache_dir)
         t0, pools = time.perf_counter(), {}
         rows, per_example, stored = [], [], []
         for lang in tqdm(data.languages, desc=f"retrieve {data.spec.name}", unit="lang", leave=False,
