@@ -5,9 +5,10 @@
     python bench/parity.py --out /tmp/parity --analyse        # only the tables, from the databases already there
 
 Each (study, precision) is one `xlt` process writing its own SQLite database under --out
-(`<study>-<precision>.sqlite`; finished runs are skipped when re-run, so an interrupted measurement
-resumes). The token cache and converted model are shared through $XLT_CACHE (tokens do not depend
-on the precision). Wall-clock seconds per process go to `<study>-<precision>.seconds`.
+(`<study>-<precision>.sqlite`), one seed at a time, fp32 then bf16, so an interrupted measurement
+leaves paired seeds (and resumes: finished runs are skipped). The token cache and converted model
+are shared through $XLT_CACHE (tokens do not depend on the precision). Wall-clock seconds per
+process go to `<study>-<precision>.seconds.json` (per seed).
 
 The analysis pairs the runs by seed and test example: per language, bf16 minus fp32 accuracy in
 points (mean over seeds), then the summary the issue asks for: mean over languages (goal within
@@ -36,29 +37,38 @@ PRECISIONS = ("fp32", "bf16")
 MEAN_GOAL, MAX_GOAL = 0.3, 1.5  # points
 
 
-def study_files(out: Path, data: Path) -> dict[str, tuple[list[str], str]]:
-    """study -> (xlt command line before the overrides, study name in the DB)."""
+def study_files(out: Path, data: Path) -> dict[str, tuple[list[str], str, list[int]]]:
+    """study -> (xlt command line before the overrides, study name in the DB, seeds)."""
+    from importlib import resources
+
+    demo = yaml.safe_load((resources.files("xlt") / "studies" / "demo.yaml").read_text())
     sib = yaml.safe_load((HERE.parent / "examples" / "offline_sib200.yaml").read_text())
     sib["tasks"] = [{**sib["tasks"][0], "data_dir": str(data)}]
     path = out / "sib200.yaml"
     path.write_text(yaml.safe_dump(sib))
-    return {"demo": (["demo"], "demo"), "sib200": (["study", str(path)], sib["name"])}
+    return {"demo": (["demo"], demo["name"], demo["seeds"]), "sib200": (["study", str(path)], sib["name"], sib["seeds"])}
 
 
 def measure(out: Path, which: list[str], data: Path, overrides: list[str]) -> None:
+    """Seed by seed (every study's first seed first), fp32 then bf16: an interrupted measurement
+    still leaves paired seeds of every study."""
     studies = study_files(out, data)
-    for name in which:
-        argv, _ = studies[name]
+    order = sorted((seed, i, name) for i, name in enumerate(which) for seed in studies[name][2])
+    for seed, _, name in order:
         for precision in PRECISIONS:
-            db = out / f"{name}-{precision}.sqlite"
-            cmd = [sys.executable, "-m", "xlt.cli.main", "-q", *argv, "--db", str(db),
-                   f"train.precision={precision}", *overrides]
+            times = out / f"{name}-{precision}.seconds.json"
+            done = json.loads(times.read_text()) if times.is_file() else {}
+            if str(seed) in done:  # measured before (a re-run would only time the skip)
+                continue
+            cmd = [sys.executable, "-m", "xlt.cli.main", "-q", *studies[name][0], "--db",
+                   str(out / f"{name}-{precision}.sqlite"), f"train.precision={precision}", f"seeds=[{seed}]",
+                   *overrides]
             print(f"[{time.strftime('%H:%M:%S')}] {' '.join(cmd)}", flush=True)
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             seconds = time.perf_counter() - t0
-            (out / f"{name}-{precision}.seconds").write_text(f"{seconds:.1f}\n")
-            print(f"[{time.strftime('%H:%M:%S')}] {name} {precision}: {seconds:.0f} s", flush=True)
+            times.write_text(json.dumps({**done, str(seed): seconds}))
+            print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed} {precision}: {seconds:.0f} s", flush=True)
 
 
 def matrices(db: Path, study: str, metric: str) -> dict[str, np.ndarray]:
@@ -141,8 +151,12 @@ def main() -> int:
             print(f"\n## {name}: no databases in {args.out} (run without --analyse first)")
             continue
         mats = {p: matrices(db, studies[name][1], "accuracy") for p, db in dbs.items()}
-        seconds = {p: float((args.out / f"{name}-{p}.seconds").read_text())
-                   for p in PRECISIONS if (args.out / f"{name}-{p}.seconds").is_file()}
+        n = min(m[next(iter(m))].shape[0] for m in mats.values())  # seeds both have (seeds ascending)
+        mats = {p: {l: v[:n] for l, v in m.items()} for p, m in mats.items()}
+        times = {p: args.out / f"{name}-{p}.seconds.json" for p in PRECISIONS}
+        times = {p: json.loads(f.read_text()) for p, f in times.items() if f.is_file()}
+        shared = set.intersection(*(set(t) for t in times.values())) if len(times) == 2 else set()
+        seconds = {p: sum(t[s] for s in shared) for p, t in times.items()}  # seeds both precisions ran
         results[name] = compare(mats["fp32"], mats["bf16"], args.n_boot) | {"seconds": seconds}
         report(name, results[name], seconds, args.per_language)
     if args.json:
