@@ -32,7 +32,9 @@ import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parents[1] / "shared" / "data" / "sib-200"
+# ../shared/data next to the checkout (or next to a folder above it, as for a git worktree)
+DEFAULT_DATA = next((d / "shared" / "data" / "sib-200" for d in HERE.parents if (d / "shared" / "data" / "sib-200").is_dir()),
+                    HERE.parents[1] / "shared" / "data" / "sib-200")
 PRECISIONS = ("fp32", "bf16")
 MEAN_GOAL, MAX_GOAL = 0.3, 1.5  # points
 
