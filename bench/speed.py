@@ -1,8 +1,13 @@
 """Speed: xlt's fine-tuning and zero-shot evaluation against the HF Trainer route, in one run.
 
-    python bench/speed.py --quick                      # < 5 min on 2 CPU cores: 5 steps, 40 languages x 6 rows
+    python bench/speed.py --quick                      # 5 steps, 40 languages x 6 rows (~19 min on a busy 2-core machine)
     python bench/speed.py --json bench/out/speed.json  # full: 3 epochs; 84 test languages x 48 rows
     python bench/speed.py --quick --profile            # plus where xlt's time goes, per phase
+    python bench/speed.py --quick --fp32-only --no-emb # the fp32 comparison only (a, b, xlt; base, xlt, raw)
+
+On a machine shared with other jobs pass --threads 1: two OpenMP threads on oversubscribed cores
+spin at every barrier (measured here: a training step 6x slower than with one thread), which
+hides what bf16 changes.
 
 Every configuration runs the same network: xlt's SequenceClassifier (mean pooling, as e5 was
 trained) on the same encoder, the same head initialisation (seed), data (SIB-200 English train/dev,
