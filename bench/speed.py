@@ -1,8 +1,13 @@
 """Speed: xlt's fine-tuning and zero-shot evaluation against the HF Trainer route, in one run.
 
-    python bench/speed.py --quick                      # < 5 min on 2 CPU cores: 5 steps, 40 languages x 6 rows
+    python bench/speed.py --quick                      # 5 steps, 40 languages x 6 rows (~19 min on a busy 2-core machine)
     python bench/speed.py --json bench/out/speed.json  # full: 3 epochs; 84 test languages x 48 rows
     python bench/speed.py --quick --profile            # plus where xlt's time goes, per phase
+    python bench/speed.py --quick --fp32-only --no-emb # the fp32 comparison only (a, b, xlt; base, xlt, raw)
+
+On a machine shared with other jobs pass --threads 1: two OpenMP threads on oversubscribed cores
+spin at every barrier (measured here: a training step 6x slower than with one thread), which
+hides what bf16 changes.
 
 Every configuration runs the same network: xlt's SequenceClassifier (mean pooling, as e5 was
 trained) on the same encoder, the same head initialisation (seed), data (SIB-200 English train/dev,
@@ -13,13 +18,18 @@ AutoModelForSequenceClassification does, so the only differences are the loop an
 Fine-tuning (samples/s over the training steps; English dev and test accuracy afterwards):
   a        HF Trainer as the example scripts run it: every row padded to max_length 128
   b        HF Trainer as a careful user runs it: DataCollatorWithPadding + group_by_length
+  c        b with bf16=True (Trainer's own CPU/GPU bf16 autocast): the strongest bf16 baseline
   xlt      xlt's fine_tune: length-grouped batches, per-batch padding, frozen word embeddings
-  xlt-emb  the same with the word-embedding table trained: what the freeze buys (and costs)
-Zero-shot evaluation of xlt's checkpoint on the test languages:
+  xlt-emb  the same with the word-embedding table trained: the Trainer's work (equal-work ratio)
+  xlt-bf16, xlt-emb-bf16   the same two with precision bf16 (autocast)
+Zero-shot evaluation of xlt's (fp32-trained) checkpoint on the test languages:
   base     one Trainer.predict per language, tokenised and padded to 128, batch --eval-batch
   xlt      xlt's evaluation: tokens from its cache, one length-sorted pass over all languages,
            decode, score per language
   raw      only the model's forward over the same sorted batches, collated beforehand: the limit
+  xlt-bf16, raw-bf16       the same two under bf16 autocast
+Headline ratios compare like with like: fp32 xlt against the strongest fp32 baseline (b; raw), bf16
+xlt against the strongest bf16 one (c; raw-bf16), each with frozen embeddings and at equal work.
 
 How it is measured: each configuration is its own process, so its peak memory is its own: "peak"
 is VmHWM from /proc (the high-water mark of resident memory), "+peak" its rise over the resident
@@ -42,10 +52,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parents[1] / "shared" / "data" / "sib-200"
-TRAIN = [("a", "train_a", {}), ("b", "train_b", {}), ("xlt", "train_xlt", {}),
-         ("xlt-emb", "train_xlt", {"freeze_embeddings": False})]
-EVAL = [("base", "eval_base"), ("xlt", "eval_xlt"), ("raw", "eval_raw")]
+# ../shared/data next to the checkout (or next to a folder above it, as for a git worktree)
+DEFAULT_DATA = next((d / "shared" / "data" / "sib-200" for d in HERE.parents if (d / "shared" / "data" / "sib-200").is_dir()),
+                    HERE.parents[1] / "shared" / "data" / "sib-200")
+BF16 = {"precision": "bf16"}
+EMB = {"freeze_embeddings": False}
+# (name, phase, settings): fp32 then bf16; "-emb" = word embeddings trained (the Trainer's work)
+TRAIN = [("a", "train_a", {}), ("b", "train_b", {}), ("c", "train_c", BF16), ("xlt", "train_xlt", {}),
+         ("xlt-emb", "train_xlt", EMB), ("xlt-bf16", "train_xlt", BF16), ("xlt-emb-bf16", "train_xlt", {**EMB, **BF16})]
+EVAL = [("base", "eval_base", {}), ("xlt", "eval_xlt", {}), ("raw", "eval_raw", {}),
+        ("xlt-bf16", "eval_xlt", BF16), ("raw-bf16", "eval_raw", BF16)]
 
 
 def settings_for(args, tmp: Path) -> dict:
@@ -57,7 +73,7 @@ def settings_for(args, tmp: Path) -> dict:
     return {"model": args.model, "data": str(args.data), "device": args.device, "threads": args.threads,
             "steps": args.steps, "batch_size": args.batch_size, "eval_batch": args.eval_batch, "lr": args.lr,
             "max_length": 128, "seed": args.seed, "freeze_embeddings": True, "compile": args.compile,
-            "eval_max_tokens": args.eval_tokens, "quick": args.quick,
+            "eval_max_tokens": args.eval_tokens, "quick": args.quick, "precision": "fp32",
             "languages": langs, "per_language": args.per_language, "token_cache": str(tmp / "cache")}
 
 
@@ -115,40 +131,52 @@ def report_train(s: dict, prep: dict, train: dict) -> dict:
     print(f"\nfine-tuning: {s['steps']} steps x {s['batch_size']} rows, lr {s['lr']}, max_length 128, "
           f"English train {prep['train_rows']} rows (mean {prep['train_tokens']:.0f} tokens)"
           + "; samples/s over steps 2.. (step 1 warms up)" + ("; quick: no accuracies (too few steps)" if s["quick"] else ""))
-    print(f"{'config':<9}{'samples/s':>10}{'vs a':>7}{'vs b':>7}{'dev acc':>9}{'en test':>9}{'peak MB':>9}{'+peak':>7}")
+    base = [b for b in ("a", "b", "c") if b in train]
+    print(f"{'config':<13}{'samples/s':>10}" + "".join(f"{'vs ' + b:>7}" for b in base)
+          + f"{'dev acc':>9}{'en test':>9}{'peak MB':>9}{'+peak':>7}")
     pct = lambda r, k: f"{100 * r[k]:.1f}" if k in r else "-"
     for name, r in train.items():
-        print(f"{name:<9}{r['per_s']:>10.2f}{r['per_s'] / train['a']['per_s']:>6.2f}x"
-              f"{r['per_s'] / train['b']['per_s']:>6.2f}x{pct(r, 'dev_acc'):>9}{pct(r, 'en_test_acc'):>9}"
-              f"{r['peak_rss_mb']:>9.0f}{r['phase_peak_mb']:>7.0f}")
-    a, b, x = train["a"], train["b"], train["xlt"]
-    out = {"train_xlt_vs_a": x["per_s"] / a["per_s"], "train_xlt_vs_b": x["per_s"] / b["per_s"]}
-    if "dev_acc" in x:
-        out.update({"dev_acc_points_xlt_minus_a": 100 * (x["dev_acc"] - a["dev_acc"]),
-                    "dev_acc_points_xlt_minus_b": 100 * (x["dev_acc"] - b["dev_acc"])})
+        print(f"{name:<13}{r['per_s']:>10.2f}" + "".join(f"{r['per_s'] / train[b]['per_s']:>6.2f}x" for b in base)
+              + f"{pct(r, 'dev_acc'):>9}{pct(r, 'en_test_acc'):>9}{r['peak_rss_mb']:>9.0f}{r['phase_peak_mb']:>7.0f}")
+    out = {}
+    for x, b in (("xlt", "a"), ("xlt", "b"), ("xlt-emb", "b"), ("xlt-bf16", "c"), ("xlt-emb-bf16", "c"),
+                 ("c", "b"), ("xlt-bf16", "xlt"), ("xlt-bf16", "b")):
+        if x in train and b in train:
+            out[f"train_{x}_vs_{b}".replace("-", "_")] = train[x]["per_s"] / train[b]["per_s"]
+            if "dev_acc" in train[x]:
+                out[f"dev_acc_points_{x}_minus_{b}".replace("-", "_")] = 100 * (train[x]["dev_acc"] - train[b]["dev_acc"])
     return out
 
 
 def report_eval(s: dict, prep: dict, ev: dict) -> dict:
     for r in ev.values():
         r["per_s"] = r["samples"] / r["seconds"]
-    base, xlt = ev["base"]["acc"], ev["xlt"]["acc"]
-    agree = max(abs(base[l] - xlt[l]) for l in base)
+    gap = lambda x, y: max(abs(ev[x]["acc"][l] - ev[y]["acc"][l]) for l in ev[x]["acc"])
     print(f"\nzero-shot evaluation: {len(s['languages'])} languages x "
           f"{s['per_language'] or 'all'} rows = {prep['test_rows']} rows (mean {prep['mean_tokens']:.0f} tokens); "
-          f"largest per-language accuracy difference xlt vs base: {100 * agree:.2f} points")
-    print(f"{'config':<9}{'rows/s':>10}{'vs base':>9}{'vs raw':>8}{'mean acc':>10}{'peak MB':>9}{'+peak':>7}")
+          f"largest per-language accuracy difference xlt vs base: {100 * gap('xlt', 'base'):.2f} points"
+          + (f", xlt-bf16 vs xlt: {100 * gap('xlt-bf16', 'xlt'):.2f} points" if "xlt-bf16" in ev else ""))
+    raws = [r for r in ("raw", "raw-bf16") if r in ev]
+    print(f"{'config':<10}{'rows/s':>10}{'vs base':>9}" + "".join(f"{'vs ' + r:>12}" for r in raws)
+          + f"{'mean acc':>10}{'peak MB':>9}{'+peak':>7}")
     for name, r in ev.items():
         acc = f"{100 * sum(r['acc'].values()) / len(r['acc']):.1f}" if "acc" in r else "-"
-        print(f"{name:<9}{r['per_s']:>10.2f}{r['per_s'] / ev['base']['per_s']:>8.2f}x"
-              f"{r['per_s'] / ev['raw']['per_s']:>7.2f}x{acc:>10}{r['peak_rss_mb']:>9.0f}{r['phase_peak_mb']:>7.0f}")
+        print(f"{name:<10}{r['per_s']:>10.2f}{r['per_s'] / ev['base']['per_s']:>8.2f}x"
+              + "".join(f"{r['per_s'] / ev[x]['per_s']:>11.2f}x" for x in raws)
+              + f"{acc:>10}{r['peak_rss_mb']:>9.0f}{r['phase_peak_mb']:>7.0f}")
     share = ev["xlt"]["forward_s"] / ev["xlt"]["seconds"]
     print(f"xlt: {100 * share:.1f} % of its evaluation time is inside the model's forward (the rest: token cache, "
           f"collate, copies, decode, score); token cache: first tokenisation {prep['cache_miss_s']:.1f} s, "
           f"read back {prep['cache_hit_s']:.2f} s")
-    return {"eval_xlt_vs_raw": ev["xlt"]["per_s"] / ev["raw"]["per_s"],
-            "eval_xlt_vs_base": ev["xlt"]["per_s"] / ev["base"]["per_s"],
-            "eval_xlt_forward_share": share, "eval_acc_max_diff_points": 100 * agree}
+    out = {"eval_xlt_vs_raw": ev["xlt"]["per_s"] / ev["raw"]["per_s"],
+           "eval_xlt_vs_base": ev["xlt"]["per_s"] / ev["base"]["per_s"],
+           "eval_xlt_forward_share": share, "eval_acc_max_diff_points": 100 * gap("xlt", "base")}
+    if "xlt-bf16" in ev:
+        out.update({"eval_xlt_bf16_vs_raw": ev["xlt-bf16"]["per_s"] / ev["raw"]["per_s"],
+                    "eval_xlt_bf16_vs_raw_bf16": ev["xlt-bf16"]["per_s"] / ev["raw-bf16"]["per_s"],
+                    "eval_raw_bf16_vs_raw": ev["raw-bf16"]["per_s"] / ev["raw"]["per_s"],
+                    "eval_bf16_acc_max_diff_points": 100 * gap("xlt-bf16", "xlt")})
+    return out
 
 
 def main() -> None:
@@ -168,7 +196,8 @@ def main() -> None:
     ap.add_argument("--languages", type=int, help="evaluate this many languages (default: quick 40, full all)")
     ap.add_argument("--per-language", type=int, help="test rows per language, spread over the file "
                     "(default: quick 6, full 48; 0 = all 204, ~2 h on 2 cores: the base route is slow)")
-    ap.add_argument("--no-emb", action="store_true", help="skip the xlt-emb configuration (default in --quick)")
+    ap.add_argument("--no-emb", action="store_true", help="skip the xlt-emb configurations (no equal-work ratio)")
+    ap.add_argument("--fp32-only", action="store_true", help="skip the bf16 configurations (c, xlt-bf16, raw-bf16)")
     ap.add_argument("--compile", action="store_true", help="train.compile for xlt (torch.compile)")
     ap.add_argument("--eval-tokens", type=int, default=0, help="xlt's eval_max_tokens (0 = its default)")
     ap.add_argument("--eval-only", action="store_true", help="skip fine-tuning: evaluate a fresh head (speed only)")
@@ -186,14 +215,16 @@ def main() -> None:
         s = settings_for(args, tmp)
         stage("tokenising into xlt's cache", t0)
         prep = run_alone("prepare", s, tmp)
-        train_cfgs = [c for c in TRAIN if not (c[0] == "xlt-emb" and (quick or args.no_emb))]
+        train_cfgs = [c for c in TRAIN if not ("-emb" in c[0] and args.no_emb)
+                      and not (args.fp32_only and c[2].get("precision") == "bf16")]
+        eval_cfgs = [c for c in EVAL if not (args.fp32_only and c[2].get("precision") == "bf16")]
         ckpt = None if args.eval_only else str(tmp / "xlt.pt")  # what every route evaluates: xlt's weights
         train = {}
         if not args.eval_only:
             stage("fine-tuning: " + ", ".join(c[0] for c in train_cfgs), t0)
             train = run_group([(n, p, {**e, "save": ckpt} if n == "xlt" else e) for n, p, e in train_cfgs], s, tmp)
-        stage("evaluation: base, xlt, raw", t0)
-        ev = run_group([(n, p, {}) for n, p in EVAL], {**s, "checkpoint": ckpt}, tmp)
+        stage("evaluation: " + ", ".join(c[0] for c in eval_cfgs), t0)
+        ev = run_group(eval_cfgs, {**s, "checkpoint": ckpt}, tmp)
         if args.profile:
             stage("profile", t0)
         profile = run_alone("profile", {**s, "steps": min(s["steps"], 8)}, tmp) if args.profile else None
@@ -213,14 +244,20 @@ def main() -> None:
     r = ratios
     head = ""
     if train:
-        head = f"fine-tune xlt = {r['train_xlt_vs_a']:.2f}x (a) {r['train_xlt_vs_b']:.2f}x (b) samples/s"
-        if "dev_acc_points_xlt_minus_a" in r:
-            head += (f" (dev acc xlt-a {r['dev_acc_points_xlt_minus_a']:+.1f}, "
-                     f"xlt-b {r['dev_acc_points_xlt_minus_b']:+.1f} points)")
+        pts = lambda k: f" ({r[k]:+.1f} dev points)" if k in r else ""
+        head = (f"fine-tune fp32: xlt {r['train_xlt_vs_b']:.2f}x b{pts('dev_acc_points_xlt_minus_b')}"
+                + (f", equal work {r['train_xlt_emb_vs_b']:.2f}x b" if "train_xlt_emb_vs_b" in r else ""))
+        if "train_xlt_bf16_vs_c" in r:
+            head += (f"; bf16: xlt {r['train_xlt_bf16_vs_c']:.2f}x c{pts('dev_acc_points_xlt_bf16_minus_c')}"
+                     + (f", equal work {r['train_xlt_emb_bf16_vs_c']:.2f}x c{pts('dev_acc_points_xlt_emb_bf16_minus_c')}"
+                        if "train_xlt_emb_bf16_vs_c" in r else ""))
         head += "; "
-    print(f"HEADLINE {head}eval xlt = {r['eval_xlt_vs_raw']:.2f}x raw forward "
-          f"({100 * r['eval_xlt_forward_share']:.0f} % in forward), {r['eval_xlt_vs_base']:.2f}x Trainer.predict "
-          f"[{out['wall_s']:.0f} s]")
+    head += (f"eval fp32: xlt {r['eval_xlt_vs_raw']:.2f}x raw ({100 * r['eval_xlt_forward_share']:.0f} % in forward), "
+             f"{r['eval_xlt_vs_base']:.2f}x Trainer.predict")
+    if "eval_xlt_bf16_vs_raw" in r:
+        head += (f"; bf16: xlt {r['eval_xlt_bf16_vs_raw']:.2f}x raw fp32, {r['eval_xlt_bf16_vs_raw_bf16']:.2f}x raw bf16 "
+                 f"(max language diff vs fp32 {r['eval_bf16_acc_max_diff_points']:.2f} points)")
+    print(f"HEADLINE {head} [{out['wall_s']:.0f} s]")
 
 
 def print_profile(p: dict) -> None:

@@ -129,6 +129,7 @@ class Setup:
         self.cfg = TrainConfig(max_steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], warmup_ratio=0.1,
                                weight_decay=0.01, max_length=s["max_length"], eval_every=s["steps"],
                                freeze_embeddings=s["freeze_embeddings"], device=s["device"], progress=False,
+                               precision=s.get("precision", "fp32"),
                                compile=s["compile"], **({"eval_max_tokens": s["eval_max_tokens"]}
                                                         if s.get("eval_max_tokens") else {}))
         if not with_model:
@@ -189,7 +190,7 @@ class Setup:
             learning_rate=s["lr"], weight_decay=0.01, warmup_steps=int(0.1 * s["steps"]), max_steps=s["steps"],
             lr_scheduler_type="linear", max_grad_norm=1.0, seed=s["seed"], report_to="none", save_strategy="no",
             eval_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0,
-            use_cpu=self.device.type == "cpu", bf16=self.device.type == "cuda" and torch.cuda.is_bf16_supported(),
+            use_cpu=self.device.type == "cpu", bf16=s.get("precision", "fp32") == "bf16",  # Trainer's own autocast
             **grouping)
         collator = DataCollatorWithPadding(self.tok) if dynamic else default_data_collator
         return Trainer(model=model, args=args, data_collator=collator)
@@ -328,6 +329,7 @@ def prepare(st: Setup) -> dict:
 PHASES = {
     "train_a": lambda st, t: train_hf(st, t, dynamic=False),
     "train_b": lambda st, t: train_hf(st, t, dynamic=True),
+    "train_c": lambda st, t: train_hf(st, t, dynamic=True),  # b with bf16=True (settings' precision)
     "train_xlt": train_xlt,
     "eval_base": eval_base,
     "eval_xlt": eval_xlt,

@@ -125,7 +125,7 @@ def test_dry_run_prints_the_grid(tmp_path, tiny_bert, capsys, monkeypatch):
     out = capsys.readouterr().out.splitlines()
     counts = "2 runs: 0 done, 0 running, 0 failed, 2 todo"  # then the compute estimate (none measured yet)
     assert counts in out and out[-1] == "  total: unknown"
-    assert out[0] == "precision: fp32"  # what this machine runs, part of every run id
+    assert out[0] == "precision fp32"  # what this machine runs, part of every run id
     grid = out[1:out.index(counts)]
     assert len(grid) == 2
     assert not (tmp_path / "db" / "r.sqlite").exists()  # a dry run creates no database

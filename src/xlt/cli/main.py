@@ -192,7 +192,11 @@ def _study(args) -> int:
         from xlt.study.launch import describe
 
         runner.store = _open_store(db) if "://" in db or Path(db).is_file() else Store("sqlite://")
-        print(describe(runner.plan(), runner.store))
+        from xlt.training import precision
+        from xlt.training.loop import pick_device
+
+        line = precision.describe(study.train.precision, pick_device(study.runtime.device))
+        print(describe(runner.plan(), runner.store, line))
         return 0
     store = runner.store = Store(db)
     if getattr(args, "launcher", None) or (getattr(args, "workers", None) or 1) > 1:

@@ -190,13 +190,13 @@ def _run_processes(jobs: list[StudyJob]) -> list[dict]:
 
 
 # -- dry run --------------------------------------------------------------------------------------
-def describe(plan: list[PlanRow], store: Store) -> str:
+def describe(plan: list[PlanRow], store: Store, precision: str = "") -> str:
     """The grid with each run's state (done | running | failed | todo), the counts, and an estimate of
     the compute time left from the measured time of finished runs with the same model and task."""
     claims, judge = store.claims(), Worker(store, since=0.0)
     lines, counts, left = [], dict.fromkeys(("done", "running", "failed", "todo"), 0), []
-    if plan:  # what `precision: auto` became on this machine (it is part of every run id)
-        lines.append(f"precision: {', '.join(sorted({run.train.precision for run, _, _ in plan}))}")
+    if precision:  # what `precision: auto` became on this machine, and why (it is part of every run id)
+        lines.append(precision)
     for run, rid, status in plan:
         row = claims.get(rid)
         state = "todo" if row is None else row["status"]

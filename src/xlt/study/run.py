@@ -25,6 +25,7 @@ from xlt.study.data import TaskData
 from xlt.study.spec import RunSpec
 from xlt.training.batching import Encoded
 from xlt.training.cache import encode_cached
+from xlt.training.embeddings import memoize
 from xlt.training.kinds import EvalData
 from xlt.training.loop import fine_tune, forward_rows, pick_device, seed_everything
 from xlt.training.settings import Runtime
@@ -116,9 +117,15 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
         info.update(dev_score=res.best_dev, best_step=res.best_step, train_seconds=res.seconds)
 
     t0 = time.perf_counter()
-    inputs = EvalData(languages=data.languages, test=data.splits["test"], label_names=names,
-                      encode=lambda items: _encode_eval(ws, data, ref, tokenizer, cfg.max_length, items),
-                      candidates=data.candidates, progress=rt.progress)
+    def encode(items: list) -> Encoded:
+        return _encode_eval(ws, data, ref, tokenizer, cfg.max_length, items)
+
+    embed = None
+    if not kind.trains:  # each distinct text once per run, and across runs with the same weights (disk)
+        embed = memoize(kind.embedder(predict, encode), model, tokenizer, kind, cfg.max_length, ref.input_prefix,
+                        cfg.precision, ws.cache_dir)
+    inputs = EvalData(languages=data.languages, test=data.splits["test"], label_names=names, encode=encode,
+                      candidates=data.candidates, progress=rt.progress, embed=embed)
     per_example, preds = [], []
     for lang in kind.evaluate(predict, inputs):
         for metric, value in lang.scores.values.items():

@@ -16,18 +16,19 @@ restores the best weights: the target languages are never looked at (true zero-s
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import transformers
 from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.errors import XltError
 from xlt.training import distributed
+from xlt.training import precision as _precision
 from xlt.training.batching import Encoded, collate, eval_batches, train_batches
 from xlt.training.settings import Runtime, TrainSettings
 
@@ -43,9 +44,8 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    """Seed Python, NumPy and torch (CPU and every GPU): the same draws as HF Trainer's seeding."""
+    transformers.set_seed(seed)
 
 
 def pick_device(name: str) -> torch.device:
@@ -57,10 +57,8 @@ def pick_device(name: str) -> torch.device:
 
 
 def autocast(device: torch.device, precision: str):
-    use_bf16 = precision == "bf16" or (
-        precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
-    )
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+    """bf16 autocast or none, as `precision` (auto / fp32 / bf16) resolves on `device` (see xlt.training.precision)."""
+    return _precision.autocast(device, _precision.resolve(precision, device))
 
 
 def _param_groups(model: nn.Module, cfg: TrainSettings):
@@ -106,6 +104,9 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
     opt = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, fused=device.type in ("cuda", "cpu"))
     step_model = _compiled(model, runtime)
     warmup = int(cfg.warmup_ratio * total)
+    # linear warmup then linear decay to 0. Warmup is HF get_linear_schedule_with_warmup shifted by one
+    # step (ours(s) == HF(s + 1) for s < warmup, the decay is the same): HF's first step has lr 0, a
+    # wasted step that matters in short runs (the demo warms up for 8 steps); kept, and tested
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
     )

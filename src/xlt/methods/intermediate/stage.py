@@ -19,7 +19,7 @@ from torch import nn
 from xlt.methods.intermediate.conditions import Condition
 from xlt.methods.intermediate.data import MULTIMODAL_TASKS, ImageTextExample
 from xlt.methods.intermediate.fusion import ImageTextClassifier
-from xlt.methods.intermediate.vision import encode_images, read_features
+from xlt.methods.intermediate.vision import cached_encode_images, read_features
 from xlt.training.batching import Encoded, collate, eval_batches
 from xlt.training.loop import TrainResult, autocast, fine_tune, forward_rows, pick_device
 from xlt.training.settings import Runtime, TrainSettings
@@ -79,13 +79,14 @@ def _multimodal(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, de
     return model, train, image_text_loss, lambda m: accuracy(m, dev, cfg.precision, runtime, pad_id, device)
 
 
-def image_table(task, cond: Condition, ids: list[str], device, progress: bool) -> np.ndarray:
-    """[len(ids), tokens, dim] features of the task's images, from the configured source."""
+def image_table(task, cond: Condition, ids: list[str], device, progress: bool, cache_dir=None) -> np.ndarray:
+    """[len(ids), tokens, dim] features of the task's images, from the configured source. A vision
+    encoder runs once per (encoder, image set, image_tokens): every condition and seed reuses it."""
     if cond.data.get("features"):
         return read_features(cond.data["features"], ids)
     if cond.data.get("images"):
-        return encode_images(cond.data["vision_model"], cond.data["images"], ids, cond.setting("image_tokens"),
-                             device, progress=progress)
+        return cached_encode_images(cond.data["vision_model"], cond.data["images"], ids,
+                                    cond.setting("image_tokens"), device, progress, cache_dir)
     return task.own_features(ids)
 
 

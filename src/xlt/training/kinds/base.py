@@ -35,6 +35,7 @@ class EvalData:
     encode: Callable[[list], Encoded]  # examples (or plain texts, for retrieval) -> token ids
     candidates: Callable[[str], list]  # retrieval: language -> candidate pool
     progress: bool = True
+    embed: Callable[[list[str]], np.ndarray] | None = None  # retrieval: texts -> vectors (memoized by the run)
 
 
 Predict = Callable[[Encoded, str], list]  # (token ids, progress label) -> model output per row

@@ -9,12 +9,14 @@ encoder is the pretrained one, or whatever a study's earlier stage left in it.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from xlt.models.heads import Embedder
 from xlt.training.batching import Encoded
+from xlt.training.embeddings import EmbeddingMemo
 from xlt.training.kinds.base import EvalData, LanguageResult, Predict, Scores, TaskKind
 
 
@@ -31,18 +33,18 @@ class RetrievalKind(TaskKind):
     def build(self, encoder, n_labels, pooling, dropout):
         return Embedder(encoder, self.pooling(pooling, "mean"))
 
+    def embedder(self, predict: Predict, encode: Callable[[list], Encoded]) -> Callable[[list[str]], np.ndarray]:
+        """texts -> pooled vectors, one per text (what `EvalData.embed` memoizes)."""
+        def embed(texts: list[str]) -> np.ndarray:
+            encoded = encode(texts)
+            return self.decode(encoded, predict(encoded, "embed"), [], texts)
+        return embed
+
     def evaluate(self, predict: Predict, data: EvalData) -> list[LanguageResult]:
         """Rank each language's queries against its candidate pool. Every distinct text is embedded
-        once per run: a pool shared by all languages (LAReQA) or a side repeated across them."""
-        memo: dict[str, np.ndarray] = {}
-
-        def embed(texts: list[str]) -> np.ndarray:
-            new = [t for t in dict.fromkeys(texts) if t not in memo]
-            if new:
-                encoded = data.encode(new)
-                memo.update(zip(new, self.decode(encoded, predict(encoded, "embed"), [], new)))
-            return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
-
+        once (`data.embed`, memoized by the run: a pool shared by all languages, a side repeated
+        across them, or texts an earlier run with the same weights embedded)."""
+        embed = data.embed or EmbeddingMemo(self.embedder(predict, data.encode), key={})
         out = []
         for lang in tqdm(data.languages, desc=f"retrieve {self.spec.name}", unit="lang", leave=False,
                          disable=not data.progress):
@@ -51,12 +53,6 @@ class RetrievalKind(TaskKind):
                                                 embed([c.text for c in candidates]), queries, candidates)
             out.append(LanguageResult(lang, scores, ranked, len(queries)))
         return out
-
-    def encode(self, texts, tokenizer, label2id, max_length, prefix=""):
-        """Here `texts` are plain strings (queries or candidates)."""
-        enc = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length, padding=False,
-                        return_attention_mask=False, return_token_type_ids=False)
-        return Encoded(enc["input_ids"], None, np.full(len(texts), -1))
 
     def decode(self, data, outputs, label_names, examples):
         return np.stack(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
