@@ -89,7 +89,8 @@ TRAIN = {  # per task: optimizer steps of 16 (quick) / 32 examples; lr for a 12-
 def run_one(task: str, entry: dict, db: str, quick: bool) -> dict:
     from xlt.store.db import Store
     from xlt.study.config import parse_study
-    from xlt.study.runner import Runner, peak_rss_mb
+    from xlt.study.run import peak_rss_mb
+    from xlt.study.runner import Runner
 
     train = {"batch_size": 16 if quick else 32, "eval_every": 50, "freeze_embeddings": True, **TRAIN[task]}
     if quick and "max_steps" in train:

@@ -140,7 +140,7 @@ def main() -> int:
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--per-language", action="store_true", help="print every language's row")
     ap.add_argument("--json", type=Path, help="write the comparison here too")
-    ap.add_argument("overrides", nargs="*", help="key=value overrides for both precisions (e.g. train.threads=2)")
+    ap.add_argument("overrides", nargs="*", help="key=value overrides for both precisions (e.g. runtime.threads=2)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     which = args.only or ["demo", "sib200"]

@@ -113,7 +113,8 @@ class Setup:
     def __init__(self, s: dict, with_model: bool = True):
         from xlt.models import registry
         from xlt.tasks import get_task
-        from xlt.training.loop import TrainConfig, pick_device, seed_everything
+        from xlt.training.loop import pick_device, seed_everything
+        from xlt.training.settings import Runtime, TrainSettings
         from xlt.training.kinds import kind_for
 
         self.s = s
@@ -126,12 +127,11 @@ class Setup:
         self.kind = kind_for(self.task.spec)
         self.l2i = {l: i for i, l in enumerate(self.task.spec.labels)}
         self.pad_id = self.tok.pad_token_id
-        self.cfg = TrainConfig(max_steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], warmup_ratio=0.1,
-                               weight_decay=0.01, max_length=s["max_length"], eval_every=s["steps"],
-                               freeze_embeddings=s["freeze_embeddings"], device=s["device"], progress=False,
-                               precision=s.get("precision", "fp32"),
-                               compile=s["compile"], **({"eval_max_tokens": s["eval_max_tokens"]}
-                                                        if s.get("eval_max_tokens") else {}))
+        self.cfg = TrainSettings(max_steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], warmup_ratio=0.1,
+                                 weight_decay=0.01, max_length=s["max_length"], eval_every=s["steps"],
+                                 freeze_embeddings=s["freeze_embeddings"], precision=s.get("precision", "fp32"))
+        self.rt = Runtime(device=s["device"], progress=False, compile=s["compile"],
+                          **({"eval_max_tokens": s["eval_max_tokens"]} if s.get("eval_max_tokens") else {}))
         if not with_model:
             return
         seed_everything(s["seed"])  # the same head initialisation in every configuration
@@ -165,7 +165,7 @@ class Setup:
         from xlt.training.loop import forward_rows
 
         enc = self.encoded(examples)
-        out = forward_rows(self.model, enc, self.cfg, self.pad_id, self.device)
+        out = forward_rows(self.model, enc, self.pad_id, self.device, precision=self.cfg.precision, runtime=self.rt)
         return float(np.mean([int(np.argmax(o)) == l for o, l in zip(out, enc.labels)]))
 
     def hf_dataset(self, examples: list, pad_to_max: bool):
@@ -227,7 +227,7 @@ def train_xlt(st: Setup, turns: Turns) -> dict:
 
     st.model.register_forward_pre_hook(turns.switch, with_kwargs=True)
     turns.start()
-    res = fine_tune(st.model, train, st.cfg, st.s["seed"], st.pad_id, st.device, st.kind.loss, dev_score)
+    res = fine_tune(st.model, train, st.cfg, st.s["seed"], st.pad_id, st.device, st.kind.loss, dev_score, st.rt)
     seconds = turns.stop()
     if st.s.get("save"):
         state = {n: p.detach().cpu() for n, p in st.model.named_parameters() if p.requires_grad}
@@ -262,7 +262,7 @@ def eval_xlt(st: Setup, turns: Turns) -> dict:
     inside = _forward_clock(st.model, turns)
     turns.start()
     enc = st.encoded(flat)  # a cache hit: the parent tokenised once before
-    preds = st.kind.decode(enc, forward_rows(st.model, enc, st.cfg, st.pad_id, st.device), list(st.l2i), flat)
+    preds = st.kind.decode(enc, forward_rows(st.model, enc, st.pad_id, st.device, precision=st.cfg.precision, runtime=st.rt), list(st.l2i), flat)
     acc, at = {}, 0
     for lang, exs in tests.items():
         acc[lang] = st.kind.score(preds[at : at + len(exs)], exs, lang).values["accuracy"]
@@ -295,7 +295,7 @@ def eval_raw(st: Setup, turns: Turns) -> dict:
     flat = [ex for lang in st.s["languages"] for ex in st.examples("test", lang)]
     enc = st.encoded(flat)
     batches = []
-    for idx in eval_batches(enc.lengths, st.cfg.eval_max_tokens, st.cfg.eval_max_batch):
+    for idx in eval_batches(enc.lengths, st.rt.eval_max_tokens, st.rt.eval_max_batch):
         b = collate(enc, idx, st.pad_id)
         b.pop("labels")
         batches.append({k: v.to(st.device) for k, v in b.items()})

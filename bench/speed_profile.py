@@ -51,7 +51,7 @@ def profile(st) -> dict:
     dev_score = timed("dev evaluation", lambda m: st.xlt_accuracy(dev), pause=True)
     with torch_profile() as prof:
         t = time.perf_counter()
-        loop.fine_tune(st.model, train, st.cfg, st.s["seed"], st.pad_id, st.device, st.kind.loss, dev_score)
+        loop.fine_tune(st.model, train, st.cfg, st.s["seed"], st.pad_id, st.device, st.kind.loss, dev_score, st.rt)
         total = time.perf_counter() - t
     out["train"] = _breakdown(f"{st.cfg.max_steps} steps x {st.cfg.batch_size}", total, spent, prof)
     spent.clear()
@@ -59,7 +59,7 @@ def profile(st) -> dict:
     with torch_profile() as prof:
         t = time.perf_counter()
         enc = timed("read token cache", st.encoded)(flat)
-        outputs = loop.forward_rows(st.model, enc, st.cfg, st.pad_id, st.device)
+        outputs = loop.forward_rows(st.model, enc, st.pad_id, st.device, precision=st.cfg.precision, runtime=st.rt)
         timed("decode + score", lambda: st.kind.score(st.kind.decode(enc, outputs, list(st.l2i), flat),
                                                          flat, "all"))()
         total = time.perf_counter() - t

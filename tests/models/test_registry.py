@@ -35,8 +35,22 @@ def test_directory_without_config_is_reported(tmp_path):
 def test_local_directory_loads_with_content_revision(tiny_model):
     ref = registry.resolve(str(tiny_model))
     assert ref.location == str(tiny_model.resolve())
-    assert ref.revision.startswith("local-") and len(ref.revision) == 18
+    assert ref.revision.startswith("local-") and len(ref.revision) == 22
     assert registry.resolve(str(tiny_model)).revision == ref.revision  # stable
+
+
+def test_a_model_resaved_in_place_with_the_same_sizes_is_another_model(tiny_bert, tmp_path):
+    """The revision of a local directory hashes the files' bytes, not their sizes."""
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_bert, copy)
+    before = registry.resolve(str(copy)).revision
+    weights = next(copy.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # same size, one bit of one weight
+    weights.write_bytes(bytes(data))
+    assert registry.resolve(str(copy)).revision != before
     tok = registry.load_tokenizer(ref)
     enc = registry.load_encoder(ref)
     assert tok.is_fast and enc.config.hidden_size == 32

@@ -11,7 +11,8 @@ from xlt.models.heads import Embedder
 from xlt.tasks import get_task
 from xlt.training.embeddings import EmbeddingMemo, memoize, weights_fingerprint
 from xlt.training.kinds import kind_for
-from xlt.training.loop import TrainConfig, forward_rows
+from xlt.training.loop import forward_rows
+from xlt.training.settings import Runtime
 
 CPU = torch.device("cpu")
 TEXTS = ["the cat sleeps", "a dog runs", "der Hund läuft", "the cat sleeps", "le chat dort"]
@@ -80,11 +81,11 @@ def _kind():
 
 def test_memoized_vectors_are_the_model_vectors(embedder, tmp_path):
     model, tok = embedder
-    kind, cfg = _kind(), TrainConfig(progress=False, precision="fp32")
+    kind, rt = _kind(), Runtime(progress=False)
 
     def embed(texts):
         enc = kind.encode(texts, tok, {}, 32)
-        return kind.decode(enc, forward_rows(model, enc, cfg, 0, CPU), [], texts)
+        return kind.decode(enc, forward_rows(model, enc, 0, CPU, precision="fp32", runtime=rt), [], texts)
 
     memo = memoize(embed, model, tok, kind, 32, "", "fp32", tmp_path)
     got = np.concatenate([memo(TEXTS[:3]), memo(TEXTS[2:])])

@@ -13,7 +13,7 @@ from xlt.errors import ConfigError
 from xlt.models.heads import SequenceClassifier
 from xlt.training import loop, precision
 from xlt.training.batching import Encoded
-from xlt.training.loop import TrainConfig
+from xlt.training.settings import Runtime, TrainSettings
 
 CPU = torch.device("cpu")
 
@@ -122,9 +122,9 @@ def test_warmup_is_hf_linear_schedule_shifted_by_one_step(tiny_bert, monkeypatch
     data = Encoded([rng.integers(5, 90, rng.integers(3, 9)).tolist() for _ in range(8)], None, rng.integers(0, 3, 8))
     loss = lambda m, b: torch.nn.functional.cross_entropy(m(b["input_ids"], b["attention_mask"]), b["labels"])
     total, warmup = 20, 5
-    cfg = TrainConfig(max_steps=total, warmup_ratio=warmup / total, batch_size=4, progress=False,
-                      freeze_embeddings=True, eval_every=total, precision="fp32")
-    loop.fine_tune(model, data, cfg, 1, 0, CPU, loss, lambda m: 0.5)
+    cfg = TrainSettings(max_steps=total, warmup_ratio=warmup / total, batch_size=4, freeze_embeddings=True,
+                        eval_every=total, precision="fp32")
+    loop.fine_tune(model, data, cfg, 1, 0, CPU, loss, lambda m: 0.5, Runtime(progress=False))
     ours = made[0]
     hf_sched = get_linear_schedule_with_warmup(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0),
                                                warmup, total)

@@ -11,6 +11,7 @@ import torch
 from tests.methods.intermediate.test_stage import TRAIN, _condition, snli_ve_dir, tiny, vision_dir  # noqa: F401
 from xlt.methods.intermediate import checkpoint, vision
 from xlt.methods.intermediate.stage import image_table
+from xlt.training.settings import Runtime
 
 CPU = torch.device("cpu")
 
@@ -36,7 +37,7 @@ def test_every_condition_and_seed_reuses_one_computation(tiny, vision_dir, snli_
     for kind in ("multimodal", "multimodal-shuffled"):
         for seed in (1, 2):
             cond = _cond(snli_ve_dir, vision_dir, kind, per_seed=True)
-            checkpoint.load_encoder(cond, ref, tok, TRAIN, seed, tmp_path / "ckpt", progress=False)
+            checkpoint.load_encoder(cond, ref, tok, TRAIN, seed, tmp_path / "ckpt", Runtime(progress=False))
     assert len(list((tmp_path / "ckpt" / "intermediate").glob("*/meta.json"))) == 4  # four stages trained
     assert len(calls) == 1  # and one pass of the vision encoder
 

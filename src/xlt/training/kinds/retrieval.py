@@ -54,6 +54,12 @@ class RetrievalKind(TaskKind):
             out.append(LanguageResult(lang, scores, ranked, len(queries)))
         return out
 
+    def encode(self, texts, tokenizer, label2id, max_length, prefix=""):
+        """Here `texts` are plain strings (queries or candidates)."""
+        enc = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length, padding=False,
+                        return_attention_mask=False, return_token_type_ids=False)
+        return Encoded(enc["input_ids"], None, np.full(len(texts), -1))
+
     def decode(self, data, outputs, label_names, examples):
         return np.stack(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
 
