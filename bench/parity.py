@@ -127,7 +127,8 @@ def report(name: str, res: dict, seconds: dict[str, float], verbose: bool) -> No
           f"p = {o['p']:.3f}")
     if seconds:
         ratio = f" ({seconds['fp32'] / seconds['bf16']:.2f}x)" if len(seconds) == 2 else ""
-        print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ratio)
+        print("wall time (a shared machine's load changes it; bench/speed.py measures speed): "
+              + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ratio)
     print("PARITY " + ("holds" if res["parity"] else "FAILS"))
 
 
