@@ -33,7 +33,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 # ../shared/data next to the checkout (or next to a folder above it, as for a git worktree)
-DEFAULT_DATA = next((d / "shared" / "data" / "sib-200" for d in HERE.parents if (d / "shared" / "data" / "sib-200").is_dir()),
+DEFAULT_DATA = next((p for p in (d / "shared" / "data" / "sib-200" for d in HERE.parents) if p.is_dir()),
                     HERE.parents[1] / "shared" / "data" / "sib-200")
 PRECISIONS = ("fp32", "bf16")
 MEAN_GOAL, MAX_GOAL = 0.3, 1.5  # points
@@ -48,7 +48,8 @@ def study_files(out: Path, data: Path) -> dict[str, tuple[list[str], str, list[i
     sib["tasks"] = [{**sib["tasks"][0], "data_dir": str(data)}]
     path = out / "sib200.yaml"
     path.write_text(yaml.safe_dump(sib))
-    return {"demo": (["demo"], demo["name"], demo["seeds"]), "sib200": (["study", str(path)], sib["name"], sib["seeds"])}
+    return {"demo": (["demo"], demo["name"], demo["seeds"]),
+            "sib200": (["study", str(path)], sib["name"], sib["seeds"])}
 
 
 def measure(out: Path, which: list[str], data: Path, overrides: list[str]) -> None:
@@ -127,7 +128,8 @@ def report(name: str, res: dict, seconds: dict[str, float], verbose: bool) -> No
           f"p = {o['p']:.3f}")
     if seconds:
         ratio = f" ({seconds['fp32'] / seconds['bf16']:.2f}x)" if len(seconds) == 2 else ""
-        print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ratio)
+        print("wall time (a shared machine's load changes it; bench/speed.py measures speed): "
+              + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ratio)
     print("PARITY " + ("holds" if res["parity"] else "FAILS"))
 
 

@@ -1,6 +1,6 @@
 """Speed: xlt's fine-tuning and zero-shot evaluation against the HF Trainer route, in one run.
 
-    python bench/speed.py --quick                      # 5 steps, 40 languages x 6 rows (~19 min on a busy 2-core machine)
+    python bench/speed.py --quick                      # 5 steps, 40 languages x 6 rows (~3-19 min on 2 cores)
     python bench/speed.py --json bench/out/speed.json  # full: 3 epochs; 84 test languages x 48 rows
     python bench/speed.py --quick --profile            # plus where xlt's time goes, per phase
     python bench/speed.py --quick --fp32-only --no-emb # the fp32 comparison only (a, b, xlt; base, xlt, raw)
@@ -53,7 +53,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # ../shared/data next to the checkout (or next to a folder above it, as for a git worktree)
-DEFAULT_DATA = next((d / "shared" / "data" / "sib-200" for d in HERE.parents if (d / "shared" / "data" / "sib-200").is_dir()),
+DEFAULT_DATA = next((p for p in (d / "shared" / "data" / "sib-200" for d in HERE.parents) if p.is_dir()),
                     HERE.parents[1] / "shared" / "data" / "sib-200")
 BF16 = {"precision": "bf16"}
 EMB = {"freeze_embeddings": False}
@@ -144,7 +144,8 @@ def report_train(s: dict, prep: dict, train: dict) -> dict:
         if x in train and b in train:
             out[f"train_{x}_vs_{b}".replace("-", "_")] = train[x]["per_s"] / train[b]["per_s"]
             if "dev_acc" in train[x]:
-                out[f"dev_acc_points_{x}_minus_{b}".replace("-", "_")] = 100 * (train[x]["dev_acc"] - train[b]["dev_acc"])
+                diff = 100 * (train[x]["dev_acc"] - train[b]["dev_acc"])
+                out[f"dev_acc_points_{x}_minus_{b}".replace("-", "_")] = diff
     return out
 
 
@@ -249,13 +250,15 @@ def main() -> None:
                 + (f", equal work {r['train_xlt_emb_vs_b']:.2f}x b" if "train_xlt_emb_vs_b" in r else ""))
         if "train_xlt_bf16_vs_c" in r:
             head += (f"; bf16: xlt {r['train_xlt_bf16_vs_c']:.2f}x c{pts('dev_acc_points_xlt_bf16_minus_c')}"
-                     + (f", equal work {r['train_xlt_emb_bf16_vs_c']:.2f}x c{pts('dev_acc_points_xlt_emb_bf16_minus_c')}"
+                     + (f", equal work {r['train_xlt_emb_bf16_vs_c']:.2f}x c"
+                        f"{pts('dev_acc_points_xlt_emb_bf16_minus_c')}"
                         if "train_xlt_emb_bf16_vs_c" in r else ""))
         head += "; "
     head += (f"eval fp32: xlt {r['eval_xlt_vs_raw']:.2f}x raw ({100 * r['eval_xlt_forward_share']:.0f} % in forward), "
              f"{r['eval_xlt_vs_base']:.2f}x Trainer.predict")
     if "eval_xlt_bf16_vs_raw" in r:
-        head += (f"; bf16: xlt {r['eval_xlt_bf16_vs_raw']:.2f}x raw fp32, {r['eval_xlt_bf16_vs_raw_bf16']:.2f}x raw bf16 "
+        head += (f"; bf16: xlt {r['eval_xlt_bf16_vs_raw']:.2f}x raw fp32, "
+                 f"{r['eval_xlt_bf16_vs_raw_bf16']:.2f}x raw bf16 "
                  f"(max language diff vs fp32 {r['eval_bf16_acc_max_diff_points']:.2f} points)")
     print(f"HEADLINE {head} [{out['wall_s']:.0f} s]")
 

@@ -27,8 +27,9 @@ def fresh(monkeypatch):
     precision._detected.cache_clear()
 
 
-@pytest.mark.parametrize("flags, native", [({"avx512f", "avx512_bf16"}, True), ({"amx_tile", "amx_bf16"}, True),
-                                           ({"fp", "asimd", "bf16"}, True), ({"avx512f", "avx2"}, False), (set(), False)])
+@pytest.mark.parametrize("flags, native", [
+    ({"avx512f", "avx512_bf16"}, True), ({"amx_tile", "amx_bf16"}, True), ({"fp", "asimd", "bf16"}, True),
+    ({"avx512f", "avx2"}, False), (set(), False)])
 def test_detection_reads_the_native_bf16_flags(monkeypatch, flags, native):
     monkeypatch.setattr(precision, "_cpu_flags", lambda: flags)
     assert precision.cpu_has_bf16() is native
