@@ -6,7 +6,7 @@ target fine-tuning's, and a grid of T tasks x S seeds costs one stage, not T x S
 trains one checkpoint per target seed instead (stage variance included, S stages).
 
 Layout: `<cache>/intermediate/<key>/encoder.safetensors` + `meta.json` (`<cache>` = the study's
-`cache_dir`, else $XLT_CACHE, else ~/.cache/xlt/models). The key hashes the model (name/location +
+`cache_dir`, else $XLT_CACHE, else the user cache folder: `xlt.paths`). The key hashes the model (name/location +
 revision), the condition, the task's version and a size fingerprint of its local files, the
 resolved stage TrainSettings and the stage seed. Only the encoder's trained parameters are stored
 (frozen word embeddings are taken from the pretrained model again). A checkpoint is written into a
@@ -72,7 +72,7 @@ def load_encoder(cond: Condition, ref, tokenizer, train: TrainSettings, seed: in
     if problem:
         if dest.exists():
             log.warning("intermediate checkpoint %s is unusable (%s): training it again", dest, problem)
-        _train_and_store(cond, ref, tokenizer, cfg, seed, key, dest, runtime)
+        _train_and_store(cond, ref, tokenizer, cfg, seed, key, dest, runtime, cache_dir)
     else:
         log.info("intermediate %s: cached checkpoint %s", cond.label, dest)
     encoder = registry.load_encoder(ref)
@@ -105,7 +105,7 @@ def _problem(dest: Path, key: dict) -> str:
 
 
 def _train_and_store(cond: Condition, ref, tokenizer, cfg: TrainSettings, seed: int, key: dict, dest: Path,
-                     runtime: Runtime) -> None:
+                     runtime: Runtime, cache_dir: str | Path | None = None) -> None:
     from safetensors.torch import save_file
 
     from xlt.methods.intermediate.stage import train_stage
@@ -117,7 +117,7 @@ def _train_and_store(cond: Condition, ref, tokenizer, cfg: TrainSettings, seed: 
         seed_everything(seed)
         encoder = registry.load_encoder(ref)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        result = train_stage(cond, encoder, ref, tokenizer, cfg, seed, pad_id, runtime)
+        result = train_stage(cond, encoder, ref, tokenizer, cfg, seed, pad_id, runtime, cache_dir)
     state = {n: p.detach().cpu().contiguous() for n, p in encoder.named_parameters() if p.requires_grad}
     seconds = time.perf_counter() - t0
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -28,16 +28,17 @@ log = logging.getLogger("xlt")
 
 
 def train_stage(cond: Condition, encoder: nn.Module, ref, tokenizer, cfg: TrainSettings, seed: int,
-                pad_id: int, runtime: Runtime = Runtime()) -> TrainResult:
+                pad_id: int, runtime: Runtime = Runtime(), cache_dir=None) -> TrainResult:
     """Train `encoder` in place on the condition's intermediate task; returns the loop's result."""
     device = pick_device(runtime.device)
     pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
     setup = _multimodal if cond.multimodal else _text
-    model, train, loss_fn, dev_score = setup(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device)
+    model, train, loss_fn, dev_score = setup(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device,
+                                             cache_dir)
     return fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score, runtime)
 
 
-def _text(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device):
+def _text(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device, cache_dir=None):
     from xlt.tasks import get_task
     from xlt.training.kinds import kind_for
 
@@ -56,11 +57,11 @@ def _text(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device):
     return model, train, kind.loss, dev_score
 
 
-def _multimodal(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device):
+def _multimodal(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device, cache_dir=None):
     task = MULTIMODAL_TASKS[cond.task](cond.data)
     train_ex, dev_ex = task.load("train"), task.load("dev")
     ids = list(dict.fromkeys(ex.image for ex in train_ex + dev_ex))
-    table = image_table(task, cond, ids, device, runtime.progress)
+    table = image_table(task, cond, ids, device, runtime.progress, cache_dir)
     row = {image: r for r, image in enumerate(ids)}
     train_rows = np.array([row[ex.image] for ex in train_ex])
     seen = table[np.unique(train_rows)]  # standardise each feature with the training images only
