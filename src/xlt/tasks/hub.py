@@ -9,7 +9,9 @@ config, or for a local directory the bytes of the files read - for the task's fi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from xlt.errors import XltError
@@ -39,13 +41,28 @@ def load_hub_split(source: HubSource, split: str, language: str, split_name: Cal
     args = load_args(source, language)
     config = args.get("name") or args.get("data_dir")
     try:
-        ds = datasets.load_dataset(**args, split=split_name(split))
+        with _quiet_hub():
+            ds = datasets.load_dataset(**args, split=split_name(split))
     except (ConnectionError, OSError, TimeoutError) as exc:
         raise XltError(f"cannot load {source.dataset} ({config}, {split}) from the hub: {OFFLINE_HINT}") from exc
     except Exception as exc:  # datasets raises many types (DatasetNotFoundError, ValueError, ...)
         raise XltError(f"cannot load {source.dataset} ({config}, {split}): {exc}") from exc
     _note(source, config)
     return list(ds)
+
+
+@contextmanager
+def _quiet_hub():
+    """The hub clients' own retry chatter would bury xlt's one-line error: errors only, meanwhile."""
+    loggers = [logging.getLogger(name) for name in ("huggingface_hub", "datasets", "fsspec")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def _note(source: HubSource, config: str | None) -> None:
