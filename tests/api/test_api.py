@@ -4,6 +4,7 @@ validated against the shipped JSON Schema, on one tiny study run once for the mo
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import subprocess
 import sys
@@ -60,12 +61,12 @@ def test_run_study_runs_once_then_skips(study):
     raw = copy.deepcopy(study["raw"])
     again = xlt.run_study(raw, db=study["db"])
     assert (again["ran"], again["skipped"]) == (0, 2)
-    assert raw == study["raw"]  # the caller's dict is not modified by overrides or parsing
     # overrides work as on the command line (another study in another database: this one stays as it is)
     other = study["tmp"] / "other.sqlite"
     more = xlt.run_study(raw, db=str(other), overrides=["seeds=[3]", "name=api-other"])
     assert (more["study"], more["runs"], more["ran"]) == ("api-other", 1, 1)
     assert {r["seed"] for r in Store(str(other)).runs("api-other")} == {3}
+    assert raw == study["raw"]  # the caller's dict is not modified by overrides or parsing
     with pytest.raises(XltError, match="not found"):
         xlt.run_study(study["tmp"] / "missing.yaml")
     with pytest.raises(XltError, match="unknown"):
@@ -94,9 +95,10 @@ def test_report_writes_three_formats(study):
     assert set(paths) == {"md", "tex", "html"}
     assert all(Path(p).is_file() and Path(p).parent == out for p in paths.values())
     assert "api-tiny" in paths["md"].read_text(encoding="utf-8")
-    import xlt.report.build  # importing the subpackage must not hide the API call
-
-    assert callable(xlt.report) and xlt.report.build.write_report
+    importlib.import_module("xlt.report.build")  # binds xlt.report to the subpackage: still the API call
+    assert xlt.report.build.write_report
+    again = xlt.report(study["db"], "api-tiny", study["tmp"] / "report2", n_boot=200)
+    assert again["md"].read_text(encoding="utf-8") == paths["md"].read_text(encoding="utf-8")
 
 
 def test_results_json_validates_and_holds_the_stored_numbers(study, capsys):
@@ -149,6 +151,19 @@ def test_provenance_is_carried_when_present(study):
     doc = xlt.results_document(study["db"], "api-tiny", n_boot=200)
     assert next(r for r in doc["runs"] if r["run_id"] == rid)["provenance"] == {"git": "abc"}
     _validator().validate(doc)
+
+
+def test_tasks_without_per_example_scores_get_a_note_not_a_family_row(study):
+    import sqlite3
+
+    copy_db = study["tmp"] / "no-examples.sqlite"
+    with sqlite3.connect(study["db"]) as src, sqlite3.connect(copy_db) as dst:
+        src.backup(dst)
+        dst.execute("DELETE FROM example_scores")
+    doc = xlt.results_document(str(copy_db), "api-tiny", n_boot=200)
+    _validator().validate(doc)
+    assert doc["families"]["rows"] == [] and len(doc["runs"]) == 2
+    assert any("sib200: no per-example scores" in n for n in doc["notes"])
 
 
 @pytest.mark.parametrize("breakage", [
