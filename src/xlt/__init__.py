@@ -1,4 +1,10 @@
-"""xlt: zero-shot cross-lingual transfer studies (models x conditions x tasks x seeds)."""
+"""xlt: zero-shot cross-lingual transfer studies (models x conditions x tasks x seeds).
+
+The Python API (`xlt.api`) loads on first use, so `import xlt` stays light (no torch):
+
+    xlt.run_study(path_or_dict, db=...)   xlt.load_results(db, study=...)   xlt.report(db, study, out)
+    xlt.results_document(db, study)       (the `xlt results --format json` document)
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +12,17 @@ try:
     __version__ = version("xlt")
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+src"
+
+_API = ("load_results", "run_study", "results_document")
+__all__ = [*_API, "report", "__version__"]
+
+
+def __getattr__(name: str):
+    from importlib import import_module  # not `from xlt import ...`: that would call this again
+
+    if name in _API or name == "api":
+        api = import_module("xlt.api")
+        return api if name == "api" else getattr(api, name)
+    if name == "report":  # the subpackage xlt.report is callable as xlt.api.report (see its __init__)
+        return import_module("xlt.report")
+    raise AttributeError(f"module 'xlt' has no attribute {name!r}")

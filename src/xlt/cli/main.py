@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--db", default=DEFAULT_DB)
     r.add_argument("--study", help="only this study")
     r.add_argument("--task", help="only this task")
-    r.add_argument("--format", choices=("table", "md", "csv"), default="table")
+    r.add_argument("--format", choices=("table", "md", "csv", "json"), default="table",
+                   help="json: one study as one document (needs --study; schema xlt/schemas/results.schema.json)")
     r.add_argument("-o", "--output", help="write to this file instead of stdout")
 
     f = sub.add_parser("families", help="scores by language family with bootstrap CIs; paired model comparison")
@@ -248,6 +249,8 @@ def _open_store(db: str):
 def _results(db: str, study: str | None, task: str | None, fmt: str, output: str | None) -> int:
     from xlt.analysis.results import build_tables, to_csv, to_markdown, to_text
 
+    if fmt == "json":
+        return _results_json(db, study, task, output)
     store = _open_store(db)
     scores = store.scores_frame(study=study, task=task)
     superseded = store.superseded(study) if study else 0
@@ -264,6 +267,24 @@ def _results(db: str, study: str | None, task: str | None, fmt: str, output: str
         text += "\n" + xtreme.to_text(xtreme.summarize(scores))
     if output:
         Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+    else:
+        print(text)
+    return 0
+
+
+def _results_json(db: str, study: str | None, task: str | None, output: str | None) -> int:
+    import json
+
+    from xlt.api import results_document
+
+    if not study:
+        raise XltError("--format json writes one study's document: give --study")
+    if task:
+        raise XltError("--format json writes the whole study: drop --task")
+    text = json.dumps(results_document(_open_store(db), study), indent=1, allow_nan=False, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
         print(f"wrote {output}")
     else:
         print(text)
