@@ -2,7 +2,7 @@
 
 The Python API (`xlt.api`) loads on first use, so `import xlt` stays light (no torch):
 
-    xlt.run_study(path_or_dict, db=...)   xlt.load_results(db, study=...)   xlt.report(db, study, out)
+    xlt.run_study(path_or_dict, db=...)   xlt.load_results(db, study=...)   xlt.write_report(db, study, out)
     xlt.results_document(db, study)       (the `xlt results --format json` document)
 """
 
@@ -13,8 +13,9 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+src"
 
-_API = ("load_results", "run_study", "results_document")
-__all__ = [*_API, "report", "__version__"]
+# `write_report`, not `report`: `xlt.report` is the report subpackage
+_API = ("load_results", "run_study", "results_document", "write_report")
+__all__ = [*_API, "__version__"]
 
 
 def __getattr__(name: str):
@@ -23,6 +24,4 @@ def __getattr__(name: str):
     if name in _API or name == "api":
         api = import_module("xlt.api")
         return api if name == "api" else getattr(api, name)
-    if name == "report":  # the subpackage xlt.report is callable as xlt.api.report (see its __init__)
-        return import_module("xlt.report")
     raise AttributeError(f"module 'xlt' has no attribute {name!r}")

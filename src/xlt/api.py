@@ -4,7 +4,7 @@
     xlt.run_study("study.yaml", db="r.sqlite")            # or a dict shaped like a study file
     df = xlt.load_results("r.sqlite", study="demo")       # one row per run / language / metric, 0-1
     df.groupby(["condition", "language"])["value"].mean()
-    xlt.report("r.sqlite", "demo", "report/")             # {"md": ..., "tex": ..., "html": ...}
+    xlt.write_report("r.sqlite", "demo", "report/")             # {"md": ..., "tex": ..., "html": ...}
     doc = xlt.results_document("r.sqlite", "demo")        # what `xlt results --format json` writes
 
 `db` is a SQLite path, a database URL or an open `xlt.store.db.Store`. Readers open it read-only.
@@ -81,12 +81,12 @@ def run_study(path_or_dict, db=None, overrides=(), progress: bool = False) -> di
     return {"study": study.name, "db": store.url, **summary}
 
 
-def report(db, study: str, out, task: str | None = None, compare: tuple[str, str] | None = None,
-           n_boot: int = 2000, progress: bool = False) -> dict[str, Path]:
+def write_report(db, study: str, out, task: str | None = None, compare: tuple[str, str] | None = None,
+                 n_boot: int = 2000, progress: bool = False) -> dict[str, Path]:
     """`xlt report`: report.md, report.tex, report.html and figures/ under `out`; returns {format: path}."""
-    from xlt.report.build import write_report
+    from xlt.report import build
 
-    return write_report(_store(db), study, Path(out), task, compare, n_boot, progress=progress)
+    return build.write_report(_store(db), study, Path(out), task, compare, n_boot, progress=progress)
 
 
 # -- the JSON document (`xlt results --format json`; schema: xlt/schemas/results.schema.json) -------
@@ -161,12 +161,12 @@ def _families(store: Store, study: str, scores: pd.DataFrame, n_boot: int, notes
     per-example scores are left out, with a note saying why."""
     from xlt.analysis.condition import FIELDS, Condition
     from xlt.analysis.families import family_table
-    from xlt.report.build import _pick_metric  # the report's choice of per-example metric, shared
+    from xlt.report.build import pick_metric  # the report's choice of per-example metric, shared
 
     rows = []
     for task in sorted(scores["task"].unique()):
         examples = store.example_frame(study, task)
-        metric, ex, why = _pick_metric(examples, task, sorted(scores.loc[scores["task"] == task, "metric"].unique()))
+        metric, ex, why = pick_metric(examples, task, sorted(scores.loc[scores["task"] == task, "metric"].unique()))
         notes += why
         if metric is None:
             continue

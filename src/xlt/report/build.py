@@ -53,7 +53,7 @@ def _main_metric(task: str) -> str | None:
     return spec.main_metric if spec else None
 
 
-def _pick_metric(examples: pd.DataFrame, task: str, stored: list[str]) -> tuple[str | None, pd.DataFrame | None,
+def pick_metric(examples: pd.DataFrame, task: str, stored: list[str]) -> tuple[str | None, pd.DataFrame | None,
                                                                                   list[str]]:
     """The main metric if its per-example values are one number per example, else the first stored
     metric that has them. Returns (metric, its per-example rows, notes)."""
@@ -77,7 +77,7 @@ def analyse_task(task: str, scores: pd.DataFrame, examples: pd.DataFrame, compar
                  n_boot: int) -> TaskAnalysis:
     """All analyses of one task from its score and per-example frames; warnings of the analysis
     functions become the task's notes."""
-    metric, ex, notes = _pick_metric(examples, task, sorted(scores["metric"].unique()))
+    metric, ex, notes = pick_metric(examples, task, sorted(scores["metric"].unique()))
     conds = conditions_of(ex) if ex is not None else []
     ta = TaskAnalysis(task, source_language(task), build_tables(scores), metric, conds, notes=notes)
     with warnings.catch_warnings(record=True) as caught:
