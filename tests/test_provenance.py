@@ -60,3 +60,24 @@ def test_version_line():
     assert line.startswith(f"xlt {xlt.__version__}")
     commit = prov.source()["git_commit"]
     assert (f"git {commit[:12]}" in line) if commit else ("git" not in line)
+
+
+def test_a_worker_redoes_only_its_redo_runs_and_each_once():
+    """The claim itself (not just the scheduler) guards finished runs: `redo` names the only ones
+    a worker may take again, and only until it has finished them again."""
+    from types import SimpleNamespace
+
+    from xlt.store.db import Store
+    from xlt.study.claims import Worker
+
+    store = Store("sqlite://")
+    info = {"study": "s", "model": "m", "task": "t", "method": "finetune", "intermediate": "none", "seed": 1}
+    result = SimpleNamespace(rows=[], per_example=[], info={}, preds=[])
+    first = Worker(store)
+    for rid in ("stale", "current"):
+        assert first.claim(rid, info) and first.finish(rid, result)
+    redo = Worker(store, redo=frozenset({"stale"}))
+    assert not redo.claim("current", info)  # finished and not stale: never taken
+    assert redo.claim("stale", info) and redo.finish("stale", result)
+    assert not redo.claim("stale", info)  # finished again in this launch: done for good
+    assert store.run_status() == {"stale": "done", "current": "done"}
