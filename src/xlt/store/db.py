@@ -291,7 +291,8 @@ class Store:
                 values = dict(info, status="running", started_at=_now(), worker=worker, heartbeat=time.time())
                 if row is None:
                     c.execute(runs.insert().values(run_id=run_id, **values))
-                elif (row.status == "done" and not redo) or (claimable is not None and not claimable(dict(row._mapping))):
+                elif ((row.status == "done" and not redo)
+                      or (claimable is not None and not claimable(dict(row._mapping)))):
                     return False
                 else:  # reset every result column of the old attempt, keep the row (and its lock)
                     fresh = {col.name: None for col in runs.c if col.nullable}

@@ -78,7 +78,8 @@ class Runner:
                 out.append((run, run.run_id, status.get(run.run_id, "todo")))
         return out
 
-    def run(self, worker: Worker | None = None, only: set[str] | None = None, rerun_stale: bool = False) -> dict:
+    def run(self, worker: Worker | None = None, only: set[str] | None = None,
+            rerun_stale: bool = False) -> dict:
         """Run the grid's unfinished runs (or those in `only`), each claimed in the results DB first,
         so that several workers (`xlt.study.launch`) share one study. Counts are this worker's.
         `rerun_stale`: also recompute the finished runs that `stale` names (and only those)."""
