@@ -176,7 +176,7 @@ def test_full_study_then_results_csv(tmp_path, tiny_model, capsys):
 def test_interrupted_study_exits_130_with_resume_hint(tmp_path, tiny_bert, capsys, monkeypatch):
     import xlt.study.runner as runner_mod
 
-    def interrupted(self):
+    def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner_mod.Runner, "run", interrupted)

@@ -40,15 +40,33 @@ def _positive(text: str) -> int:
     return value
 
 
+class _Version(argparse.Action):
+    """`xlt --version`; works out the version (a git call) only when asked, not on every parse."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from xlt.provenance import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="xlt", description="Zero-shot cross-lingual transfer studies.")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--version", action=_Version,
+                   help="print xlt's version (and git commit when run from a checkout) and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("study", help="run a study file (finished runs are skipped)")
     s.add_argument("file", help="study YAML")
     s.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.lr=3e-5 seeds=[1,2]")
     s.add_argument("--db", help="results database URL or SQLite path (default: the study's db)")
+    s.add_argument("--rerun-stale", action="store_true",
+                   help="recompute finished runs that were computed under other library versions "
+                        "(torch, transformers, tokenizers, datasets, xlt); their old rows are replaced")
     s.add_argument("--dry-run", action="store_true",
                    help="print the grid, what is done/running/failed/todo and the compute left; run nothing")
     s.add_argument("--workers", type=int, help="parallel workers sharing the study through the results DB "
@@ -197,18 +215,25 @@ def _study(args) -> int:
         from xlt.training.loop import pick_device
 
         line = precision.describe(study.train.precision, pick_device(study.runtime.device))
-        print(describe(runner.plan(), runner.store, line))
+        plan = runner.plan()
+        runner.stale(plan)  # warns when finished runs were computed under other library versions
+        print(describe(plan, runner.store, line))
         return 0
     store = runner.store = Store(db)
+    rerun_stale = getattr(args, "rerun_stale", False)
     if getattr(args, "launcher", None) or (getattr(args, "workers", None) or 1) > 1:
-        summary = _launch(args, study, db, runner.plan())
+        if rerun_stale:
+            raise XltError("--rerun-stale runs in this process: use it without --workers/--launcher")
+        plan = runner.plan()
+        runner.stale(plan)
+        summary = _launch(args, study, db, plan)
         if "jobs" in summary:
             print(f"study {study.name}: submitted Slurm job(s) {', '.join(summary['jobs'])} for "
                   f"{summary['runs'] - summary['skipped']} run(s); logs in {summary['folder']}; "
                   f"`xlt study {args.file} --dry-run` shows progress")
             return 0
     else:
-        summary = runner.run()
+        summary = runner.run(rerun_stale=rerun_stale)
     print(f"study {study.name}: {summary['ran']} run(s) executed, {summary['skipped']} already done; "
           f"results in {store.url}")
     return _results(db, study.name, None, "table", None)

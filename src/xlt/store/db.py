@@ -277,8 +277,9 @@ class Store:
         self.claim_run(run_id, info)
 
     def claim_run(self, run_id: str, info: dict, worker: str | None = None,
-                  claimable: Callable[[dict], bool] | None = None) -> bool:
-        """Take a run for `worker`; False when it is done or `claimable(row)` refuses the current row.
+                  claimable: Callable[[dict], bool] | None = None, redo: bool = False) -> bool:
+        """Take a run for `worker`; False when it is done (unless `redo` and `claimable` agree: a run to
+        recompute, `--rerun-stale`) or `claimable(row)` refuses the current row.
 
         Decided and written in one locked transaction, so of two workers claiming the same run
         exactly one gets True. Taking over an unfinished attempt deletes its rows.
@@ -290,7 +291,8 @@ class Store:
                 values = dict(info, status="running", started_at=_now(), worker=worker, heartbeat=time.time())
                 if row is None:
                     c.execute(runs.insert().values(run_id=run_id, **values))
-                elif row.status == "done" or (claimable is not None and not claimable(dict(row._mapping))):
+                elif ((row.status == "done" and not redo)
+                      or (claimable is not None and not claimable(dict(row._mapping)))):
                     return False
                 else:  # reset every result column of the old attempt, keep the row (and its lock)
                     fresh = {col.name: None for col in runs.c if col.nullable}

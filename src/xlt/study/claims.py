@@ -78,6 +78,7 @@ class Worker:
     id: str = field(default_factory=worker_id)
     current: str | None = None
     preempted: bool = False  # set by `release`: claim nothing more
+    redo: frozenset = frozenset()  # finished runs to compute again (`--rerun-stale`), once per launch
 
     def live(self, row: dict) -> bool:
         """Is the worker holding this row alive (same host: its process exists; else: fresh heartbeat)?"""
@@ -93,16 +94,17 @@ class Worker:
             return fresh and int(pid) != os.getpid() and _pid_alive(int(pid))
         return fresh
 
-    def claimable(self, row: dict) -> bool:
-        if row["status"] == "done":
-            return False
+    def claimable(self, row: dict, run_id: str | None = None) -> bool:
+        if row["status"] == "done":  # only a `redo` run not yet finished again since this worker began
+            return run_id in self.redo and (row["heartbeat"] or 0.0) < self.since
         if row["status"] == "failed":  # failed in this launch: not retried until the next one
             return (row["heartbeat"] or 0.0) < self.since
         return row["worker"] == self.id or not self.live(row)
 
     def claim(self, run_id: str, info: dict) -> bool:
         self.current = run_id  # before the claim commits: a preemption in between still gives it back
-        if self.store.claim_run(run_id, info, self.id, self.claimable):
+        if self.store.claim_run(run_id, info, self.id, lambda row: self.claimable(row, run_id),
+                                redo=run_id in self.redo):
             return True
         self.current = None
         return False
@@ -159,7 +161,8 @@ class Worker:
 
         `execute` returns False when another worker claimed the run first. Returns how many ran here.
         """
-        pending = {rid: run for run, rid, st in plan if st != "done" and (only is None or rid in only)}
+        pending = {rid: run for run, rid, st in plan
+                   if (st != "done" or rid in self.redo) and (only is None or rid in only)}
         keys = {rid: dependency_key(run) for run, rid, _ in plan}
         unlocked = {keys[rid] for _, rid, st in plan if st == "done"}
         ran = 0
@@ -179,7 +182,7 @@ class Worker:
         """(runs to try now, whether others hold or block some of the rest); drops finished runs."""
         for rid in list(pending):
             row = claims.get(rid)
-            if row is not None and row["status"] == "done":
+            if row is not None and row["status"] == "done" and not self.claimable(row, rid):
                 unlocked.add(keys[rid])
                 del pending[rid]
             elif row is not None and row["status"] == "failed" and not self.claimable(row):
@@ -192,7 +195,7 @@ class Worker:
                     waiting = True
                     continue
                 leaders.add(key)
-            if row is not None and not self.claimable(row):
+            if row is not None and not self.claimable(row, rid):
                 waiting = True
                 continue
             ready.append(rid)

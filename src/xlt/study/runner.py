@@ -18,6 +18,7 @@ from xlt import __version__
 from xlt.methods import settings_for
 from xlt.methods.intermediate import condition_from_label
 from xlt.models import registry
+from xlt.provenance import provenance, stale_libraries
 from xlt.store.db import Store
 from xlt.study.claims import PlanRow, Worker
 from xlt.study.config import StudyConfig, to_dict
@@ -77,21 +78,26 @@ class Runner:
                 out.append((run, run.run_id, status.get(run.run_id, "todo")))
         return out
 
-    def run(self, worker: Worker | None = None, only: set[str] | None = None) -> dict:
+    def run(self, worker: Worker | None = None, only: set[str] | None = None,
+            rerun_stale: bool = False) -> dict:
         """Run the grid's unfinished runs (or those in `only`), each claimed in the results DB first,
-        so that several workers (`xlt.study.launch`) share one study. Counts are this worker's."""
+        so that several workers (`xlt.study.launch`) share one study. Counts are this worker's.
+        `rerun_stale`: also recompute the finished runs that `stale` names (and only those)."""
         plan = self.plan()
         if not distributed.is_main():  # a data-parallel rank: run what rank 0 claims, store nothing
             return self._follow(plan)
+        worker = worker or Worker(self.store)
+        stale = self.stale(plan)
+        if rerun_stale:
+            worker.redo = frozenset(stale)
         left = self.store.link_study(self.study.name, [rid for _, rid, _ in plan])
         if left:
             log.warning("study %s: %d earlier run(s) are no longer in its grid (their data, weights or settings "
                         "changed); their rows are kept, results and reports show the current runs", self.study.name, left)
-        todo = sum(st != "done" for *_, st in plan)
+        todo = sum(st != "done" or rid in worker.redo for _, rid, st in plan)
         log.info("study %s: %d runs, %d done, %d to run", self.study.name, len(plan), len(plan) - todo, todo)
         if self.workspace.runtime.threads:
             torch.set_num_threads(self.workspace.runtime.threads)
-        worker = worker or Worker(self.store)
         with tqdm(total=todo, desc=f"study {self.study.name}", unit="run",
                   disable=not self.workspace.runtime.progress) as bar:
             def execute(run: RunSpec, rid: str, w: Worker) -> bool:
@@ -133,7 +139,27 @@ class Runner:
             "seed": run.seed, "config_hash": run.run_id, "xlt_version": __version__,
             "config": {"run": run.identity(), "study": to_dict(self.study), "model_location": ref.location,
                        "runtime": dataclasses.asdict(self.workspace.runtime),
+                       "provenance": provenance(pick_device(self.workspace.runtime.device)),
                        # the pinned hub revision (or embedded version) the data came from; files are in `data`
                        "data_sources": sorted(s for s in self.workspace.task(run.task).sources
                                               if not s.startswith("file:"))},
         }
+
+    def stale(self, plan: list[PlanRow]) -> set[str]:
+        """Finished runs of `plan` computed under other library versions than this process has (see
+        `xlt.provenance.stale_libraries`); logs one warning line saying which versions and how many."""
+        done = {rid for _, rid, st in plan if st == "done"}
+        if not done:
+            return set()
+        current = provenance(pick_device(self.workspace.runtime.device))
+        ids, diffs = set(), {}
+        for row in self.store.runs(self.study.name):
+            if row["run_id"] in done and (diff := stale_libraries((row["config"] or {}).get("provenance"), current)):
+                ids.add(row["run_id"])
+                for lib, (old, new) in diff.items():
+                    diffs.setdefault((lib, new), set()).add(str(old))
+        if ids:
+            what = ", ".join(f"{lib} {'/'.join(sorted(old))} (now {new})" for (lib, new), old in sorted(diffs.items()))
+            log.warning("study %s: %d finished run(s) were computed under other library versions: %s; "
+                        "--rerun-stale recomputes them", self.study.name, len(ids), what)
+        return ids
