@@ -209,11 +209,10 @@ def _study(args) -> int:
     db = args.db or study.db
     if getattr(args, "dry_run", False):
         from xlt.study.launch import describe
-
-        runner.store = _open_store(db) if "://" in db or Path(db).is_file() else Store("sqlite://")
         from xlt.training import precision
         from xlt.training.loop import pick_device
 
+        runner.store = _open_store(db) if "://" in db or Path(db).is_file() else Store("sqlite://")
         line = precision.describe(study.train.precision, pick_device(study.runtime.device))
         plan = runner.plan()
         runner.stale(plan)  # warns when finished runs were computed under other library versions

@@ -138,9 +138,7 @@ def _check_sqlite_path(path: Path, read_only: bool) -> None:
     if read_only:
         if not path.is_file():
             raise XltError(f"no results database at {path} (run a study first, or pass --db)")
-        with path.open("rb") as fh:
-            head = fh.read(16)
-        if head and head != b"SQLite format 3\x00":
+        if not _sqlite_or_empty(path):
             raise XltError(f"{path} is not a SQLite database")
         return
     parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
@@ -150,11 +148,15 @@ def _check_sqlite_path(path: Path, read_only: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise XltError(f"cannot create results database {path}: {exc.strerror}") from None
-    if path.is_file():
-        with path.open("rb") as fh:
-            head = fh.read(16)
-        if head and head != b"SQLite format 3\x00":
-            raise XltError(f"{path} is not a SQLite database (refusing to write into it)")
+    if path.is_file() and not _sqlite_or_empty(path):
+        raise XltError(f"{path} is not a SQLite database (refusing to write into it)")
+
+
+def _sqlite_or_empty(path: Path) -> bool:
+    """Whether the file starts with SQLite's header (an empty file is a database not yet written)."""
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    return not head or head == b"SQLite format 3\x00"
 
 
 def _now() -> datetime:

@@ -7,7 +7,7 @@ heartbeat is older than `lease_s` (other hosts); anyone may then take the run ov
 Scores are keyed by run + language + split + metric and a finished run is rewritten, never
 appended, so a duplicated or retried job cannot double a row.
 
-Dependencies: runs with the same `dependency_key` (`RunSpec.stage_key`: same model, intermediate
+Dependencies: runs with the same `RunSpec.stage_key()` (same model, intermediate
 condition, stage seed and settings) share one intermediate checkpoint. The first pending run of such
 a group runs alone; the others wait until one of the group is done, so the checkpoint is trained once.
 """
@@ -49,17 +49,12 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def dependency_key(run) -> tuple | None:
-    """Runs sharing this key reuse one intermediate-task checkpoint (None: no dependency)."""
-    return run.stage_key()
-
-
 def stage_leaders(plan: list[PlanRow]) -> list[str]:
     """The first unfinished run of every dependency group that has no finished run yet."""
-    done = {dependency_key(r) for r, _, st in plan if st == "done"}
+    done = {r.stage_key() for r, _, st in plan if st == "done"}
     leaders: dict[tuple, str] = {}
     for run, rid, st in plan:
-        key = dependency_key(run)
+        key = run.stage_key()
         if key is not None and key not in done and st != "done":
             leaders.setdefault(key, rid)
     return list(leaders.values())
@@ -163,7 +158,7 @@ class Worker:
         """
         pending = {rid: run for run, rid, st in plan
                    if (st != "done" or rid in self.redo) and (only is None or rid in only)}
-        keys = {rid: dependency_key(run) for run, rid, _ in plan}
+        keys = {rid: run.stage_key() for run, rid, _ in plan}
         unlocked = {keys[rid] for _, rid, st in plan if st == "done"}
         ran = 0
         while pending and not self.preempted:  # preempted: the job is being requeued

@@ -26,9 +26,10 @@ from typing import Any
 
 import yaml
 
-from xlt.errors import ConfigError
+from xlt.errors import ConfigError, DataError
 from xlt.methods import METHODS, parse_method_settings  # the method registry names the valid methods
 from xlt.methods.intermediate import parse_conditions
+from xlt.tasks.formats import decode
 from xlt.training.settings import Runtime, TrainSettings, check_device, out_of_range
 
 # intermediate conditions (xlt.methods.intermediate.conditions): none, or kind:task, or a mapping with settings
@@ -269,14 +270,11 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
 
 
 def _read_text(path: Path) -> str:
-    """The file as text (a UTF-8 BOM is fine); undecodable bytes are one error naming line and column."""
-    data = path.read_bytes()
+    """The file as text, decoded as every data reader decodes (a BOM is fine; bad bytes name line and column)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x} at column {column})") from None
+        return decode(path.read_bytes(), path)
+    except DataError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def override_keys(overrides) -> dict[tuple, str]:

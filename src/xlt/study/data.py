@@ -80,7 +80,7 @@ class TaskData:
         or `embedded:<name>@<version> ...`."""
         src = self.spec.source_language
         pairs = [("train", src), ("dev", src)] if self.kind.trains else []
-        return frozenset().union(*(self.task.sources_read(s, l) for s, l in pairs + [("test", l) for l in self.languages]))
+        return self.task.sources(pairs + [("test", lang) for lang in self.languages])
 
     @cached_property
     def fingerprint(self) -> str:

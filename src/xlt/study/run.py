@@ -117,6 +117,7 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
         info.update(dev_score=res.best_dev, best_step=res.best_step, train_seconds=res.seconds)
 
     t0 = time.perf_counter()
+
     def encode(items: list) -> Encoded:
         return _encode_eval(ws, data, ref, tokenizer, cfg.max_length, items)
 

@@ -36,16 +36,20 @@ class Runner:
         self.study, self.store = study, store
         runtime = study.runtime if progress else dataclasses.replace(study.runtime, progress=False)
         self.workspace = Workspace(study.intermediate_setup, study.cache_dir, runtime)
+        self._validated: list[RunSpec] | None = None
 
     def validate(self) -> list[RunSpec]:
         """Everything a study needs, checked before anything is claimed or written: model names, every
         split of every task and language read through the readers (kept for the runs), labels, the
-        resolved grid. Bad input raises one XltError here; `xlt validate` and `--dry-run` stop here."""
-        for m in self.study.models:
-            registry.resolve_name_only(m)
-        for entry in self.study.tasks:
-            self.workspace.task(entry).validate()
-        return self.specs()
+        resolved grid. Bad input raises one XltError here; `xlt validate` and `--dry-run` stop here.
+        Done once per Runner: `plan` and `run` reuse the result."""
+        if self._validated is None:
+            for m in self.study.models:
+                registry.resolve_name_only(m)
+            for entry in self.study.tasks:
+                self.workspace.task(entry).validate()
+            self._validated = self.specs()
+        return self._validated
 
     def specs(self) -> list[RunSpec]:
         """The grid in a stable order (model-major, so each model's data is tokenised once), each run

@@ -185,14 +185,15 @@ class Task(ABC):
                 self.load_candidates(language)
         return frozenset(found)
 
+    def sources(self, pairs: Iterable[tuple[str, str]]) -> frozenset[str]:
+        """`sources_read` of every (split, language) pair, together."""
+        return frozenset().union(*(self.sources_read(split, language) for split, language in pairs))
+
     def fingerprint(self, pairs: Iterable[tuple[str, str]]) -> str:
         """sha256 hex of the data read for these (split, language) pairs: the bytes of exactly the files
         read (cached per path + size + mtime, see xlt.tasks.fingerprint), the pinned hub source, or the
         embedded task's version. Loads what is not loaded yet (and keeps it for `load`)."""
-        sources: set[str] = set()
-        for split, language in pairs:
-            sources |= self.sources_read(split, language)
-        return data_fingerprint(sources, self.data_dir)
+        return data_fingerprint(self.sources(pairs), self.data_dir)
 
     def available_languages(self, split: str = "test") -> list[str]:
         """Languages whose `split` exists below `data_dir` (every language for the hub/embedded data)."""
