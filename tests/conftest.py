@@ -77,6 +77,16 @@ def shared_files(*files: str) -> pytest.MarkDecorator:
     return pytest.mark.shared_data(*files)
 
 
+def needed(found, flag: str, missing: str):
+    """`found` (a tool's path, a server URL), or skip the test when it is missing; under `flag`=1 (as CI
+    sets it) a missing dependency fails the test instead of hiding it."""
+    if not found:
+        if os.environ.get(flag) == "1":
+            pytest.fail(f"{flag}=1 but {missing}", pytrace=False)
+        pytest.skip(missing)
+    return found
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "shared_data(*files): reads these files under ../shared/data (see conftest)")
 
@@ -86,9 +96,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing = [f for f in mark.args if not shared(f).exists()]
         if missing:
             where = SHARED_DATA or "../shared/data (not found; XLT_SHARED_DATA names another folder)"
-            if REQUIRE_SHARED_DATA:
-                pytest.fail(f"XLT_REQUIRE_SHARED_DATA=1 but {missing[0]} is not under {where}", pytrace=False)
-            pytest.skip(f"{missing[0]} not under {where}")
+            needed(None, "XLT_REQUIRE_SHARED_DATA", f"{missing[0]} is not under {where}")
 
 
 @pytest.fixture(scope="session")

@@ -7,24 +7,16 @@ XLT_CHROMIUM=/path/to/chromium picks another browser binary.
 
 from __future__ import annotations
 
-import os
 import struct
 
 import pytest
 
+from tests.conftest import needed
 from tests.report.browser import chromium_path, inspect
-
-REQUIRED = os.environ.get("XLT_REQUIRE_BROWSER") == "1"
-
 
 @pytest.fixture(scope="module")
 def browser() -> str:
-    path = chromium_path()
-    if path is None:
-        if REQUIRED:
-            pytest.fail("XLT_REQUIRE_BROWSER=1 but chromium (/usr/bin/chromium) or playwright is not installed")
-        pytest.skip("chromium or playwright not installed")
-    return path
+    return needed(chromium_path(), "XLT_REQUIRE_BROWSER", "chromium (/usr/bin/chromium) or playwright is not installed")
 
 
 def test_report_renders_in_chromium(browser, report, tmp_path):

@@ -6,24 +6,19 @@ texlive-latex-recommended, which has booktabs and longtable), where it fails.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 
 import pytest
 
-REQUIRED = os.environ.get("XLT_REQUIRE_LATEX") == "1"
+from tests.conftest import needed
 
 
 @pytest.fixture(scope="module")
 def pdflatex() -> str:
-    path = shutil.which("pdflatex")
-    if path is None:
-        if REQUIRED:
-            pytest.fail("XLT_REQUIRE_LATEX=1 but pdflatex is not installed (Debian: texlive-latex-recommended)")
-        pytest.skip("pdflatex not installed")
-    return path
+    return needed(shutil.which("pdflatex"), "XLT_REQUIRE_LATEX",
+                  "pdflatex is not installed (Debian: texlive-latex-recommended)")
 
 
 def test_report_tex_compiles_to_a_pdf(pdflatex, report, tmp_path):

@@ -13,14 +13,12 @@ from sqlalchemy import create_engine
 
 from xlt.store.db import metadata
 
+from tests.conftest import needed
+
 
 def postgres_url() -> str:
-    url = os.environ.get("XLT_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("XLT_REQUIRE_POSTGRES") == "1":
-            pytest.fail("XLT_REQUIRE_POSTGRES=1 but XLT_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL server (set XLT_TEST_POSTGRES_URL, as .ci/run does)")
-    return url
+    return needed(os.environ.get("XLT_TEST_POSTGRES_URL"), "XLT_REQUIRE_POSTGRES",
+                  "no PostgreSQL server (set XLT_TEST_POSTGRES_URL, as .ci/run does)")
 
 
 def fresh_postgres_url() -> str:
