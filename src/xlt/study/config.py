@@ -13,6 +13,17 @@
     method_settings: {epar: {push_norm: 0.25}}         # typed settings of the methods in use
     runtime: {device: auto, threads: 0}                # how it runs (never part of a run's identity)
 
+Per-model and per-task settings: a model may be a mapping `{name: xlmr-large, train: {...}}` and a task
+entry may carry `train: {...}`; `preset: xtreme` (top-level key, `xlt.study.presets`) fills in XTREME's
+per-model x per-task fine-tuning settings. A run's settings are merged, later wins:
+
+    TrainSettings defaults < study `train:` < preset (model x task) < model `train:` < task `train:`
+
+A study `train:` key that the preset also sets for a run of the grid is an error (it would be silently
+overridden): set it on a model or task entry instead. The merged settings (precision resolved) are the
+run's `RunSpec.train`, hence in its identity; a study without per-entry settings or preset resolves to
+exactly its `train:` (run ids unchanged).
+
 Every mistake (unknown key, wrong type, unknown task/model) is reported with file and line.
 """
 
@@ -41,6 +52,9 @@ class TaskEntry:
     name: str
     data_dir: str | None = None
     languages: tuple[str, ...] | str = "all"  # "all", "available" (files present) or explicit list
+    # the entry's own `train:` as sorted (key, value) pairs; not part of equality, so entries that differ
+    # only in settings share their data (the settings reach each run through `StudyConfig.train_for`)
+    train: tuple = field(default=(), compare=False)
 
 
 @dataclass
@@ -57,9 +71,20 @@ class StudyConfig:
     runtime: Runtime = field(default_factory=Runtime)
     db: str = "xlt-results/results.sqlite"
     cache_dir: str | None = None  # converted models; default ~/.cache/xlt
+    preset: str | None = None  # named per-model x per-task settings (xlt.study.presets)
+    model_train: dict = field(default_factory=dict)  # model name -> its own `train:` (validated values)
+
+    def train_for(self, model: str, entry: TaskEntry) -> TrainSettings:
+        """The settings a run of `model` on `entry` trains with (precedence in the module docstring)."""
+        from xlt.study.presets import preset_settings
+
+        layers = [preset_settings(self.preset, model, entry.name) if self.preset else {},
+                  self.model_train.get(model, {}), dict(entry.train)]
+        merged = {k: v for layer in layers for k, v in layer.items()}
+        return dataclasses.replace(self.train, **merged) if merged else self.train
 
 
-_TOP = {f.name for f in dataclasses.fields(StudyConfig)} - {"intermediate_setup"}
+_TOP = {f.name for f in dataclasses.fields(StudyConfig)} - {"intermediate_setup", "model_train"}
 _TRAIN = {f.name: f for f in dataclasses.fields(TrainSettings)}
 _RUNTIME = {f.name: f for f in dataclasses.fields(Runtime)}
 
@@ -81,6 +106,10 @@ class _Where:
                 key = prefix + (str(k.value),)
                 self.lines[key] = k.start_mark.line + 1
                 self._walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):  # list items by index: tasks[2].train.lr
+            for i, item in enumerate(node.value):
+                self.lines[prefix + (i,)] = item.start_mark.line + 1
+                self._walk(item, prefix + (i,))
 
     def __call__(self, *key) -> str:
         for n in range(len(key), 0, -1):  # an override of the key or of a section above it
@@ -142,6 +171,8 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "", overrides: dict
     train = _section(raw, "train", _TRAIN, where)
     runtime = _section(raw, "runtime", _RUNTIME, where)
     tasks = [_task_entry(t, where("tasks")) for t in _as_list(raw["tasks"], "tasks", where("tasks"))]
+    tasks = _entries_train(tasks, raw["tasks"], where)
+    models, model_train = _models(_as_list(raw["models"], "models", where("models")), where)
     seeds = _as_list(raw.get("seeds", [1]), "seeds", where("seeds"))
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
         raise ConfigError(f"{where('seeds')}: seeds must be integers >= 0, got {seeds}")
@@ -149,7 +180,7 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "", overrides: dict
                                   where("intermediate"), Path(path).parent if Path(path).is_file() else None)
     cfg = StudyConfig(
         name=str(raw["name"]),
-        models=[str(m) for m in _as_list(raw["models"], "models", where("models"))],
+        models=models,
         tasks=tasks,
         seeds=seeds,
         methods=[str(m) for m in _as_list(raw.get("methods", ["finetune"]), "methods", where("methods"))],
@@ -159,7 +190,10 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "", overrides: dict
         runtime=Runtime(**runtime),
         db=str(raw.get("db") or "xlt-results/results.sqlite"),
         cache_dir=raw.get("cache_dir"),
+        preset=_preset(raw.get("preset"), where),
+        model_train=model_train,
     )
+    _check_preset(cfg, train, where)
     for m in cfg.methods:
         if m not in METHODS:
             raise ConfigError(f"{where('methods')}: unknown method {m!r} (valid: {', '.join(METHODS)})")
@@ -202,7 +236,7 @@ def _task_entry(item, where: str) -> TaskEntry:
         return TaskEntry(item)
     if not isinstance(item, dict) or "name" not in item:
         raise ConfigError(f"{where}: a task is a name or a mapping with 'name' (got {item!r})")
-    valid = {"name", "data_dir", "languages"}
+    valid = {"name", "data_dir", "languages", "train"}
     for key in item:
         if key not in valid:
             raise _unknown_key(str(key), valid, where)
@@ -216,6 +250,69 @@ def _task_entry(item, where: str) -> TaskEntry:
         raise ConfigError(f"{where}: languages must be 'all', 'available' or a list, got {langs!r}")
     data_dir = item.get("data_dir")
     return TaskEntry(str(item["name"]), str(data_dir) if data_dir else None, langs)
+
+
+def _entry_train(item, where) -> tuple:
+    """A model or task entry's own `train:` as sorted (key, value) pairs, validated like the study's;
+    `where(*key)` locates keys below the entry."""
+    if not isinstance(item, dict) or item.get("train") is None:
+        return ()
+    return tuple(sorted(_section(item, "train", _TRAIN, where).items()))
+
+
+def _entries_train(tasks: list[TaskEntry], raw_tasks, where: _Where) -> list[TaskEntry]:
+    """Each task entry with its own `train:` (errors name the entry's `tasks[i].train.key` line)."""
+    items = raw_tasks if isinstance(raw_tasks, list) else [raw_tasks]
+    return [dataclasses.replace(t, train=_entry_train(item, lambda *key, i=i: where("tasks", i, *key)))
+            for i, (t, item) in enumerate(zip(tasks, items))]
+
+
+def _models(items: list, where: _Where) -> tuple[list[str], dict]:
+    """`models:` items: a name, or `{name: ..., train: {...}}` -> (names, name -> its own settings)."""
+    names, own = [], {}
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            if "name" not in item:
+                raise ConfigError(f"{where('models', i)}: a model is a name or a mapping with 'name' "
+                                  f"(got {item!r})")
+            for key in item:
+                if key not in ("name", "train"):
+                    raise _unknown_key(str(key), {"name", "train"}, where("models", i, str(key)))
+            name = str(item["name"])
+            settings = dict(_entry_train(item, lambda *key, i=i: where("models", i, *key)))
+            if name in own and own[name] != settings:
+                raise ConfigError(f"{where('models', i)}: model {name!r} is listed twice with different "
+                                  "train settings")
+            own[name] = settings
+        else:
+            name = str(item)
+        names.append(name)
+    return names, {k: v for k, v in own.items() if v}
+
+
+def _preset(name, where: _Where) -> str | None:
+    from xlt.study.presets import PRESETS
+
+    if name is None:
+        return None
+    if name not in PRESETS:
+        raise ConfigError(f"{where('preset')}: unknown preset {name!r} (valid: {', '.join(sorted(PRESETS))})")
+    return str(name)
+
+
+def _check_preset(cfg: StudyConfig, study_train: dict, where: _Where) -> None:
+    """A study-wide `train:` key that the preset sets for some run would be overridden without a word."""
+    from xlt.study.presets import preset_settings
+
+    if not cfg.preset:
+        return
+    for key in study_train:
+        hit = next(((m, t.name) for m in cfg.models for t in cfg.tasks
+                    if key in preset_settings(cfg.preset, m, t.name)), None)
+        if hit:
+            raise ConfigError(f"{where('train', key)}: train.{key} is set per model and task by preset "
+                              f"{cfg.preset!r} (e.g. {hit[0]} on {hit[1]}), which overrides the study's "
+                              f"train: set it in a model's or task's own train: instead")
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:

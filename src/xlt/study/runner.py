@@ -53,15 +53,17 @@ class Runner:
 
     def specs(self) -> list[RunSpec]:
         """The grid in a stable order (model-major, so each model's data is tokenised once), each run
-        resolved: its task's languages and version, its method's settings, the precision it runs in."""
+        resolved: its task's languages and version, its method's settings, its merged train settings with
+        the precision it runs in."""
         study, ws = self.study, self.workspace
-        train = dataclasses.replace(study.train,
-                                    precision=precision.resolve(study.train.precision, pick_device(ws.runtime.device)))
+        device = pick_device(ws.runtime.device)
         out = []
         for m in study.models:
             weights = ws.ref(m).revision
             for entry in study.tasks:
                 data = ws.task(entry)
+                own = study.train_for(m, entry)  # study < preset < model < task (xlt.study.config)
+                train = dataclasses.replace(own, precision=precision.resolve(own.precision, device))
                 for inter in study.intermediate:
                     cond = study.intermediate_setup.get(inter) or condition_from_label(inter)
                     for meth in study.methods:
