@@ -200,7 +200,7 @@ def _study(args) -> int:
     if workers is not None and workers < 1:
         raise XltError(f"--workers must be at least 1, got {workers}")
     runner = Runner(study, progress=not args.quiet)
-    runs = runner.validate()  # bad input stops here: nothing claimed, no database opened
+    runs = runner.validate(dry_run=getattr(args, "dry_run", False))  # bad input stops here: nothing claimed
     if args.command == "validate":
         print(f"study {study.name}: valid; {len({r.run_id for r in runs})} run(s), "
               f"{sum(len(runner.workspace.task(t).languages) for t in study.tasks)} task-language test set(s) "
@@ -216,7 +216,7 @@ def _study(args) -> int:
         line = precision.describe(study.train.precision, pick_device(study.runtime.device))
         plan = runner.plan()
         runner.stale(plan)  # warns when finished runs were computed under other library versions
-        print(describe(plan, runner.store, line))
+        print(describe(plan, runner.store, line, runner.workspace))
         return 0
     store = runner.store = Store(db)
     rerun_stale = getattr(args, "rerun_stale", False)

@@ -14,6 +14,7 @@ from xlt.analysis.results import SUMMARY_ROWS, grid
 from xlt.analysis.units import SCALE, UNIT, mean_std_text, points
 from xlt.report import plots
 from xlt.report.document import Block, Bounds, Figure, Heading, Para, Table, pvalue
+from xlt.report.settings import settings_blocks
 from xlt.report.summary import summary_blocks
 
 
@@ -150,7 +151,7 @@ def _xtreme_blocks(scores: pd.DataFrame) -> list[Block]:
 def report_blocks(study: str, runs: pd.DataFrame, scores: pd.DataFrame, analyses, n_boot: int) -> list[Block]:
     bounds = Bounds()
     out: list[Block] = [Heading(1, f"xlt report: study {study}")]
-    out += summary_blocks(study, runs, analyses)
+    out += summary_blocks(study, runs, analyses) + settings_blocks(runs)
     for ta in analyses:
         out += task_blocks(ta, bounds)
     out += _xtreme_blocks(scores)

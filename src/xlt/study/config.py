@@ -382,4 +382,12 @@ def override_keys(overrides) -> dict[tuple, str]:
 def to_dict(cfg: StudyConfig) -> dict:
     d = dataclasses.asdict(cfg)
     d["tasks"] = [dataclasses.asdict(t) for t in cfg.tasks]
+    for t in d["tasks"]:  # per-entry settings as a mapping, and only where given (as written in YAML)
+        if t.get("train") == ():
+            del t["train"]
+        elif "train" in t:
+            t["train"] = dict(t["train"])
+    for key in ("preset", "model_train"):
+        if not d[key]:
+            del d[key]
     return d

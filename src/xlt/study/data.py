@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+import os
+import socket
+from functools import cache, cached_property
+from pathlib import Path
+from urllib.parse import urlparse
 
 from tqdm.auto import tqdm
 
@@ -19,9 +23,16 @@ class TaskData:
 
     def __init__(self, entry: TaskEntry, progress: bool = True):
         self.entry, self.progress = entry, progress
-        self.task = get_task(entry.name, entry.data_dir)
+        self._missing: XltError | None = None  # data_dir absent on this machine: raised on first read
+        try:
+            self.task = get_task(entry.name, entry.data_dir)
+        except XltError as exc:
+            if not entry.data_dir or Path(entry.data_dir).expanduser().exists():
+                raise
+            self._missing, self.task = exc, get_task(entry.name, None)  # the spec only; nothing is read
         self.spec = self.task.spec
         self._pools: dict[str, list] = {}
+        self.unread = ""  # why this entry's data was not read (`xlt study --dry-run` without the hub)
 
     @cached_property
     def languages(self) -> list[str]:
@@ -40,8 +51,13 @@ class TaskData:
             chosen.insert(0, spec.source_language)  # English test is the reference for the gap
         return chosen
 
+    def _readable(self) -> None:
+        if self._missing is not None:
+            raise self._missing
+
     @cached_property
     def splits(self) -> dict:
+        self._readable()
         src = self.spec.source_language
         if self.kind.trains:
             train, dev = self.task.load("train", src), self.task.load("dev", src)
@@ -78,6 +94,7 @@ class TaskData:
         """What a run of this entry reads: English train/dev (kinds that train) and every evaluation
         language's test split with its retrieval pool, as `file:<path>`, `hub:<dataset>@<revision> ...`
         or `embedded:<name>@<version> ...`."""
+        self._readable()
         src = self.spec.source_language
         pairs = [("train", src), ("dev", src)] if self.kind.trains else []
         return self.task.sources(pairs + [("test", lang) for lang in self.languages])
@@ -85,7 +102,10 @@ class TaskData:
     @cached_property
     def fingerprint(self) -> str:
         """sha256 over the bytes of every file in `sources` (hashed once per file version) and the
-        pinned hub or embedded sources."""
+        pinned hub or embedded sources. An entry left unread (`skip_unreachable`) has a placeholder: its
+        run ids are provisional until the data is read."""
+        if self.unread:
+            return f"unread ({self.unread})"
         return data_fingerprint(self.sources, self.task.data_dir)
 
     def validate(self) -> None:
@@ -98,12 +118,47 @@ class TaskData:
         _ = self.fingerprint
 
     @property
+    def reads_hub(self) -> bool:
+        """Whether this entry's splits come from the Hugging Face hub (no data_dir, a hub source)."""
+        return self.task.data_dir is None and self.task.hub_source() is not None
+
+    def skip_unreadable(self) -> bool:
+        """For `--dry-run` only: leave the entry unread when its data cannot be read on this machine - its
+        data_dir does not exist here, or it is on the hub and the hub cannot be reached - (its languages
+        are then the task's declared list); True when it was left unread. Data that is here is read and
+        checked as always."""
+        if self._missing is not None:
+            self.unread = f"data_dir {self.entry.data_dir} is not on this machine"
+        elif self.reads_hub and not hub_reachable():
+            self.unread = "hub offline"
+        return bool(self.unread)
+
+    @property
     def label2id(self) -> dict[str, int]:
         return {l: i for i, l in enumerate(self.label_names)}
 
     def candidates(self, lang: str) -> list:
         """Retrieval: the candidate pool `lang`'s queries are ranked against (read once; languages
         sharing one pool file share the list)."""
+        self._readable()
         if lang not in self._pools:
             self._pools[lang] = self.task.load_candidates(lang)
         return self._pools[lang]
+
+
+@cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub can be reached: False at once under HF_HUB_OFFLINE /
+    HF_DATASETS_OFFLINE, else whether a TCP connection to the hub (or the HTTPS proxy in use) opens
+    within `timeout` seconds. `datasets` itself retries for ~26 s before giving up; this answers in at
+    most `timeout`. Asked once per process."""
+    if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return False
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    url = urlparse(proxy or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname or "", url.port or (443 if url.scheme == "https" else 80)),
+                                 timeout=timeout).close()
+        return True
+    except OSError:
+        return False

@@ -30,6 +30,8 @@ import submitit
 from xlt.errors import XltError
 from xlt.store.db import Store, normalize_url
 from xlt.study.claims import PlanRow, Worker, stage_leaders
+from xlt.study.cost import estimate
+from xlt.study.data import hub_reachable
 from xlt.study.runner import Runner
 
 
@@ -190,13 +192,17 @@ def _run_processes(jobs: list[StudyJob]) -> list[dict]:
 
 
 # -- dry run --------------------------------------------------------------------------------------
-def describe(plan: list[PlanRow], store: Store, precision: str = "") -> str:
+def describe(plan: list[PlanRow], store: Store, precision: str = "", workspace=None) -> str:
     """The grid with each run's state (done | running | failed | todo), the counts, and an estimate of
-    the compute time left from the measured time of finished runs with the same model and task."""
+    the compute time left from the measured time of finished runs with the same model and task; with
+    the study's `workspace`: what could not be read here, each model x task's resolved settings, and the
+    cost model's FLOP / GPU-hour estimate (`xlt.study.cost`)."""
     claims, judge = store.claims(), Worker(store, since=0.0)
     lines, counts, left = [], dict.fromkeys(("done", "running", "failed", "todo"), 0), []
     if precision:  # what `precision: auto` became on this machine, and why (it is part of every run id)
         lines.append(precision)
+    if workspace is not None:
+        lines += _unread(plan, workspace) + _settings(plan)
     for run, rid, status in plan:
         row = claims.get(rid)
         state = "todo" if row is None else row["status"]
@@ -209,7 +215,54 @@ def describe(plan: list[PlanRow], store: Store, precision: str = "") -> str:
         if state != "done":
             left.append(run)
     lines.append(f"{len(plan)} runs: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    return "\n".join(lines + _estimate(left, store.timings()))
+    lines += _estimate(left, store.timings())
+    if workspace is not None:
+        lines += estimate(left, _measured(plan, store), workspace)
+    return "\n".join(lines)
+
+
+def _unread(plan: list[PlanRow], workspace) -> list[str]:
+    """Tasks and models that could not be read here (dry run without the hub): listed with the task's
+    declared languages; their runs' ids are provisional (data and weights are part of the id)."""
+    out, seen = [], set()
+    for run, _, _ in plan:
+        data = workspace.task(run.task)
+        if data.unread and run.task not in seen:
+            seen.add(run.task)
+            out.append(f"task {run.task.name}: not readable here ({data.unread}); {len(data.languages)} "
+                       f"language(s) as declared: {' '.join(data.languages)}")
+    for model in dict.fromkeys(run.model for run, _, _ in plan):
+        ref = workspace.ref(model)
+        if not Path(ref.location).is_dir() and not _is_commit(ref.revision) and not hub_reachable():
+            out.append(f"model {model}: not readable here (hub offline); revision {ref.revision!r} unresolved")
+    if out:
+        out.append("run ids of these are provisional: the data's hash and the model's commit enter the id")
+    return out
+
+
+def _is_commit(revision: str) -> bool:
+    return len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
+
+
+def _settings(plan: list[PlanRow]) -> list[str]:
+    from xlt.report.settings import settings_table
+
+    rows = {(run.model, run.task.name): run.train for run, _, _ in plan}
+    return ["train settings per model x task (those that differ from TrainSettings defaults):"] + [
+        "  " + line for line in settings_table(rows)]
+
+
+def _measured(plan: list[PlanRow], store: Store) -> list[tuple]:
+    """(RunSpec, train s, eval s, device) of the finished runs of `plan` (for the cost model's calibration)."""
+    specs = {rid: run for run, rid, status in plan if status == "done"}
+    out = []
+    for row in store.runs() if specs else []:
+        if row["run_id"] in specs and row["status"] == "done":
+            prov = (row["config"] or {}).get("provenance") or {}
+            device = (prov.get("gpu") or {}).get("name") or f"{prov.get('cpu') or 'cpu'}, " \
+                f"{prov.get('torch_threads', '?')} thread(s)"
+            out.append((specs[row["run_id"]], row["train_seconds"], row["eval_seconds"], device))
+    return out
 
 
 def _estimate(left: list, timings: list[dict]) -> list[str]:
@@ -220,6 +273,8 @@ def _estimate(left: list, timings: list[dict]) -> list[str]:
         if t["train_seconds"] is not None or t["eval_seconds"] is not None:
             secs = (t["train_seconds"] or 0.0) + (t["eval_seconds"] or 0.0)
             measured.setdefault((t["model"], t["task"]), []).append(secs)
+    if not any((run.model, run.task.name) in measured for run in left):
+        return ["compute left: no finished run with the same model and task to measure it by"]
     groups: dict[tuple, int] = {}
     for run in left:
         groups[(run.model, run.task.name)] = groups.get((run.model, run.task.name), 0) + 1

@@ -38,16 +38,20 @@ class Runner:
         self.workspace = Workspace(study.intermediate_setup, study.cache_dir, runtime)
         self._validated: list[RunSpec] | None = None
 
-    def validate(self) -> list[RunSpec]:
+    def validate(self, dry_run: bool = False) -> list[RunSpec]:
         """Everything a study needs, checked before anything is claimed or written: model names, every
         split of every task and language read through the readers (kept for the runs), labels, the
         resolved grid. Bad input raises one XltError here; `xlt validate` and `--dry-run` stop here.
-        Done once per Runner: `plan` and `run` reuse the result."""
+        Done once per Runner: `plan` and `run` reuse the result. `dry_run`: a task whose data is not on
+        this machine (unreachable hub, absent data_dir) is listed unread (provisional run ids) instead of
+        stopping the listing."""
         if self._validated is None:
             for m in self.study.models:
                 registry.resolve_name_only(m)
             for entry in self.study.tasks:
-                self.workspace.task(entry).validate()
+                data = self.workspace.task(entry)
+                if not (dry_run and data.skip_unreadable()):
+                    data.validate()
             self._validated = self.specs()
         return self._validated
 
