@@ -15,6 +15,7 @@ from xlt.analysis.units import SCALE, UNIT, mean_std_text, points
 from xlt.report import plots
 from xlt.report.document import Block, Bounds, Figure, Heading, Para, Table, pvalue
 from xlt.report.settings import settings_blocks
+from xlt.report.stage import stage_blocks, stage_notes
 from xlt.report.summary import summary_blocks
 
 
@@ -155,6 +156,7 @@ def report_blocks(study: str, runs: pd.DataFrame, scores: pd.DataFrame, analyses
     for ta in analyses:
         out += task_blocks(ta, bounds)
     out += _xtreme_blocks(scores)
+    out += stage_blocks(runs)  # intermediate stages: seed policy, lrs, how far they moved the encoder
     notes = [
         f"Confidence intervals: 95 % percentile bootstrap ({n_boot} replicates) that resamples test examples and "
         "adds the seed-to-seed variance (xlt.analysis.stats); with one seed they cover test-set sampling only.",
@@ -167,6 +169,7 @@ def report_blocks(study: str, runs: pd.DataFrame, scores: pd.DataFrame, analyses
     ]
     if not any(isinstance(b, Heading) and b.anchor == "xtreme" for b in out):
         notes.append("No XTREME-R task in this study: no XTREME-R category or overall score.")
+    notes += stage_notes(runs)
     notes += [n for ta in analyses for n in ta.notes]
     out += [Heading(2, "Notes", "notes")] + [Para(n, small=True) for n in notes]
     return out

@@ -64,10 +64,11 @@ runs = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("worker", String(200)),  # who claimed the run: host:pid:token
     Column("heartbeat", Float),     # epoch seconds of the claim's last sign of life
+    Column("stage", JSON),  # the intermediate stage the run started from: seeds, lrs, diagnostics
 )
 
 # columns added after the first release: created on older databases when they are opened
-_ADDED_COLUMNS = ("worker", "heartbeat")
+_ADDED_COLUMNS = ("worker", "heartbeat", "stage")
 # transient errors worth retrying: SQLite's single writer, PostgreSQL deadlocks and dropped connections
 _TRANSIENT = ("locked", "busy", "deadlock detected", "could not serialize", "server closed the connection")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xlt.methods import make_loss
-from xlt.methods.intermediate import encoder_for_run
+from xlt.methods.intermediate import encoder_for_run, stage_info
 from xlt.models import registry
 from xlt.study.config import TaskEntry
 from xlt.study.data import TaskData
@@ -100,6 +100,7 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
 
     info: dict = {"model_revision": getattr(encoder.config, "_commit_hash", None) or ref.revision,
                   "train_seconds": 0.0}
+    info["stage"] = stage_info(cond, run, ref, ws.cache_dir)  # seeds, lrs, diagnostics (None: no stage)
     rows: list[dict] = []
     if kind.trains:
         enc = ws.splits(run, ref, tokenizer, data)

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
+from xlt.methods.intermediate.conditions import stage_identity
 from xlt.study.config import TaskEntry
 from xlt.training.settings import TrainSettings
 
@@ -43,7 +44,7 @@ class RunSpec:
             "model": self.model, "weights": self.weights, "task": task, "data": self.data, "task_version": self.task_version, "seed": self.seed,
             "method": self.method, "method_settings": settings, "intermediate": self.intermediate,
             "stage_seed": self.stage_seed, "train": dataclasses.asdict(self.train),
-        }
+        } | stage_identity(self.intermediate)
 
     @cached_property
     def run_id(self) -> str:

@@ -63,10 +63,14 @@ def autocast(device: torch.device, precision: str):
 
 def _param_groups(model: nn.Module, cfg: TrainSettings):
     decay, no_decay, head = [], [], []
+    own = getattr(model, "lr_by_prefix", {})  # {name prefix: lr} a model sets for some parameters
+    own_groups: dict[str, list] = {prefix: [] for prefix in own}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        if name.startswith("head.") and cfg.head_lr > 0:
+        if prefix := next((k for k in own if name.startswith(k)), None):
+            own_groups[prefix].append(p)
+        elif name.startswith("head.") and cfg.head_lr > 0:
             head.append(p)
         elif p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name:
             no_decay.append(p)  # biases and norms are not decayed (BERT convention)
@@ -75,6 +79,7 @@ def _param_groups(model: nn.Module, cfg: TrainSettings):
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if head:
         groups.append({"params": head, "weight_decay": cfg.weight_decay, "lr": cfg.head_lr})
+    groups += [{"params": ps, "weight_decay": cfg.weight_decay, "lr": own[k]} for k, ps in own_groups.items() if ps]
     return groups
 
 

@@ -83,6 +83,10 @@ def test_data_settings_apply_to_every_condition_of_the_task(tmp_path):
     ("{condition: text:digits-nli, features: f.npz}", "takes no image settings"),
     ("{condition: multimodal:snli-ve, data_dir: d}", "give features"),
     ("{condition: multimodal:snli-ve, data_dir: d, images: i}", "images and vision_model go together"),
+    ("{condition: text:digits-nli, per_seed: true}", "per_seed was replaced by stage_seed: paired"),
+    ("{condition: text:digits-nli, seed: 3}", "seed: 3 sets the one shared stage's seed; add stage_seed: shared"),
+    ("{condition: text:digits-nli, stage_seed: each}", "stage_seed must be paired | shared, got 'each'"),
+    ("{condition: multimodal:digits-ve, projector_lr: 0}", "projector_lr must be a positive float"),
 ])
 def test_bad_conditions_name_the_file_and_line(tmp_path, entry, message):
     study = tmp_path / "s.yaml"
@@ -141,3 +145,20 @@ def test_image_caption_pairs_every_caption_with_its_image_and_another(tmp_path):
     assert len(exs) == 16 and Counter(e.label for e in exs) == {"match": 8, "mismatch": 8}
     for e in exs:
         assert (e.text.split()[1] == e.image) == (e.label == "match")
+
+
+def test_stage_seed_policy_and_projector_lr_settings():
+    train = TrainSettings(lr=2e-5, head_lr=3e-3)
+    paired = condition_from_label("text:digits-nli")
+    shared = parse_conditions([{"condition": "text:digits-nli", "stage_seed": "shared", "seed": 7}], "s")
+    (shared,) = shared.values()
+    assert [paired.stage_seed(s) for s in (1, 2, 3)] == [1, 2, 3]  # default: one stage per target seed
+    assert [shared.stage_seed(s) for s in (1, 2, 3)] == [7, 7, 7]
+    assert condition_from_label("none").stage_seed(2) is None
+    # the projector trains at the encoder's lr unless told; the text twin has no projector
+    text, mm = parse_conditions(["text:digits-nli", {"condition": "multimodal:digits-ve", "projector_lr": 1e-3}],
+                                "s").values()
+    assert text.projector_lr(train) is None and "projector_lr" not in text.stage
+    assert mm.projector_lr(train) == 1e-3
+    assert condition_from_label("multimodal:digits-ve").projector_lr(train) == 2e-5
+    assert condition_from_label("multimodal:digits-ve").projector_lr(TrainSettings(lr=2e-5, head_lr=0)) == 2e-5

@@ -36,7 +36,7 @@ def test_every_condition_and_seed_reuses_one_computation(tiny, vision_dir, snli_
     ref, tok = tiny
     for kind in ("multimodal", "multimodal-shuffled"):
         for seed in (1, 2):
-            cond = _cond(snli_ve_dir, vision_dir, kind, per_seed=True)
+            cond = _cond(snli_ve_dir, vision_dir, kind)  # stage_seed: paired
             checkpoint.load_encoder(cond, ref, tok, TRAIN, seed, tmp_path / "ckpt", Runtime(progress=False))
     assert len(list((tmp_path / "ckpt" / "intermediate").glob("*/meta.json"))) == 4  # four stages trained
     assert len(calls) == 1  # and one pass of the vision encoder

@@ -16,6 +16,7 @@ from tests.sib_fixture import write_tiny_sib200
 from xlt.errors import DataError
 from xlt.methods.intermediate import checkpoint, condition_from_label, parse_conditions, stage
 from xlt.methods.intermediate.data import ImageTextExample
+from xlt.methods.intermediate.diagnostics import PROBE_LANGUAGES
 from xlt.methods.intermediate.fusion import ImageTextClassifier
 from xlt.methods.intermediate.vision import encode_images, read_features
 from xlt.models import registry
@@ -108,13 +109,13 @@ def test_stage_changes_the_encoder_and_keeps_only_its_weights(tiny, tmp_path, en
 
 def test_checkpoint_is_reused_and_a_corrupt_one_retrained(tiny, tmp_path, monkeypatch, caplog):
     ref, tok = tiny
-    cond = condition_from_label("text:digits-nli")
+    cond = _condition({"condition": "text:digits-nli", "stage_seed": "shared"})
     calls = []
     real = stage.train_stage
     monkeypatch.setattr(stage, "train_stage", lambda *a, **k: calls.append(1) or real(*a, **k))
     first = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path).state_dict()
     (folder,) = checkpoint.cache_root(tmp_path).iterdir()
-    second = checkpoint.load_encoder(cond, ref, tok, TRAIN, cond.stage_seed(2), tmp_path).state_dict()  # other target seed
+    second = checkpoint.load_encoder(cond, ref, tok, TRAIN, cond.stage_seed(2), tmp_path).state_dict()  # other target seed, shared stage
     assert len(calls) == 1 and all(torch.equal(first[k], second[k]) for k in first)
     # another stage setting is another checkpoint
     checkpoint.load_encoder(cond, ref, tok, TrainSettings(**{**TRAIN.__dict__, "lr": 1e-3}), 1, tmp_path)
@@ -135,13 +136,54 @@ def test_checkpoint_is_reused_and_a_corrupt_one_retrained(tiny, tmp_path, monkey
     assert len(calls) == 4 and (folder / "meta.json").is_file()
 
 
-def test_per_seed_policy_trains_one_checkpoint_per_target_seed(tiny, tmp_path):
+@pytest.mark.parametrize("policy", ["paired", "shared"])
+def test_stage_seed_policy_pairs_each_target_seed_with_its_own_stage(tiny, tmp_path, policy):
+    """paired (default): target seeds 1 and 2 start from two stages trained with seeds 1 and 2;
+    shared: both start from one stage (seed 1). Run ids follow the stage seed, not the policy's name."""
     ref, tok = tiny
-    cond = _condition({"condition": "text:digits-nli", "per_seed": True})
-    a = checkpoint.load_encoder(cond, ref, tok, TRAIN, 1, tmp_path).state_dict()
-    b = checkpoint.load_encoder(cond, ref, tok, TRAIN, cond.stage_seed(2), tmp_path).state_dict()
-    assert len(list((tmp_path / "intermediate").iterdir())) == 2
-    assert any(not torch.equal(a[k], b[k]) for k in a)
+    entry = {"condition": "text:digits-nli"} if policy == "paired" else {"condition": "text:digits-nli",
+                                                                         "stage_seed": "shared"}
+    cond = _condition(entry)
+    assert cond.label == "text:digits-nli"  # the policy is not in the label: the run id holds the seed
+    seeds = [cond.stage_seed(s) for s in (1, 2)]
+    states = [checkpoint.load_encoder(cond, ref, tok, TRAIN, s, tmp_path).state_dict() for s in seeds]
+    folders = list((tmp_path / "intermediate").iterdir())
+    if policy == "paired":
+        assert seeds == [1, 2] and len(folders) == 2
+        assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])
+        # the seed unit is stage + target seed: each run's record names its own stage
+        recs = [checkpoint.stage_record(cond, ref, TRAIN, s, s, tmp_path) for s in seeds]
+        assert recs[0]["checkpoint"] != recs[1]["checkpoint"] and [r["seed"] for r in recs] == [1, 2]
+        assert {r["seed_policy"] for r in recs} == {"paired"}
+    else:
+        assert seeds == [1, 1] and len(folders) == 1
+    # shared seed 1 and paired target seed 1 are the same stage: one checkpoint key, one run identity
+    other = _condition({"condition": "text:digits-nli", "stage_seed": "shared" if policy == "paired" else "paired"})
+    assert checkpoint.checkpoint_dir(other, ref, TRAIN, 1, tmp_path)[0] == checkpoint.checkpoint_dir(
+        cond, ref, TRAIN, 1, tmp_path)[0]
+
+
+def test_stage_seed_is_in_the_run_identity_and_multimodal_runs_carry_the_stage_format(tiny_bert, tmp_path):
+    raw = {"name": "ids", "models": [str(tiny_bert)], "seeds": [1, 2], "cache_dir": str(tmp_path / "cache"),
+           "tasks": [{"name": "sib200", "data_dir": str(write_tiny_sib200(tmp_path / "sib", n=16)),
+                      "languages": "available"}],
+           "intermediate": ["none", "text:digits-nli", "multimodal:digits-ve"], "train": dict(TRAIN.__dict__),
+           "runtime": RUNTIME}
+    paired = {(r.intermediate, r.seed): r for r in Runner(parse_study(raw), Store("sqlite://"), progress=False).specs()}
+    shared = {(r.intermediate, r.seed): r for r in Runner(parse_study({**raw, "intermediate": [
+        "none", {"condition": "text:digits-nli", "stage_seed": "shared"}, "multimodal:digits-ve"]}),
+        Store("sqlite://"), progress=False).specs()}
+    assert [paired[("text:digits-nli", s)].stage_seed for s in (1, 2)] == [1, 2]
+    assert [shared[("text:digits-nli", s)].stage_seed for s in (1, 2)] == [1, 1]
+    assert paired[("none", 1)].stage_seed is None
+    # same stage, same id (seed 1); another stage seed, another id (seed 2)
+    assert paired[("text:digits-nli", 1)].run_id == shared[("text:digits-nli", 1)].run_id
+    assert paired[("text:digits-nli", 2)].run_id != shared[("text:digits-nli", 2)].run_id
+    assert paired[("text:digits-nli", 2)].identity()["stage_seed"] == 2
+    # the projector's lr rule changed: multimodal identities say so, the others are as before
+    assert paired[("multimodal:digits-ve", 1)].identity()["stage_format"] == 2
+    assert "stage_format" not in paired[("text:digits-nli", 1)].identity()
+    assert "stage_format" not in paired[("none", 1)].identity()
 
 
 def test_a_cache_miss_leaves_the_callers_random_state_alone(tiny, tmp_path):
@@ -241,13 +283,39 @@ def test_study_with_all_four_conditions(tiny_bert, tmp_path, monkeypatch):
     store = Store(str(tmp_path / "r.sqlite"))
     summary = Runner(parse_study(raw), store, progress=False).run()
     assert summary == {"runs": 8, "skipped": 0, "ran": 8}
-    assert calls == ["text:digits-nli", "multimodal:digits-ve", "multimodal-shuffled:digits-ve"]  # once each
+    # paired stage seeds: one stage per condition and target seed
+    assert Counter(calls) == {c: 2 for c in raw["intermediate"][1:]}
     with store.engine.connect() as c:
         stored = {(r.intermediate, r.seed, r.status) for r in c.execute(select(runs))}
         n_scores = c.execute(select(scores)).fetchall()
+        stage_col = {(r.intermediate, r.seed): r.stage for r in c.execute(select(runs))}
     assert stored == {(i, s, "done") for i in raw["intermediate"] for s in (1, 2)}
     assert len(n_scores) >= 8 * 3  # three languages per run
-    assert Runner(parse_study(raw), store, progress=False).run()["ran"] == 0 and len(calls) == 3
+    assert Runner(parse_study(raw), store, progress=False).run()["ran"] == 0 and len(calls) == 6
+    # every run stores the stage it started from, with its diagnostics (also beside the checkpoint)
+    assert stage_col[("none", 1)] is None
+    for (inter, seed), rec in stage_col.items():
+        if inter == "none":
+            continue
+        assert rec["seed"] == seed and rec["seed_policy"] == "paired" and rec["lr"] == TRAIN.lr
+        assert rec["projector_lr"] == (TRAIN.lr if inter.startswith("multimodal") else None)
+        diag = rec["diagnostics"]
+        assert diag == json.loads((tmp_path / "cache" / "intermediate" / rec["checkpoint"] / "diagnostics.json")
+                                  .read_text())
+        assert list(diag["weight_change"]) == ["word_embeddings", "embeddings", "layer.0", "layer.1"]
+        assert all(v > 0 for k, v in diag["weight_change"].items() if k.startswith("layer."))
+        assert set(diag["cka"]) == {"en", *PROBE_LANGUAGES} and all(0 < v <= 1 + 1e-9 for v in diag["cka"].values())
+    assert len({rec["checkpoint"] for rec in stage_col.values() if rec}) == 6
+    # ... and the report shows them: the seed policy, the lrs, a table row per condition, the figure
+    from xlt.report.build import write_report
+
+    paths = write_report(store, "inter", tmp_path / "report", n_boot=200, progress=False)
+    md = paths["md"].read_text()
+    assert "## Intermediate stages" in md and "Stage seeds: paired" in md and "image projector 0.005" in md
+    assert "seed unit of the confidence intervals is stage seed + target seed" in md
+    for inter in raw["intermediate"][1:]:
+        assert f"| {str(tiny_bert)} | {inter} | 2 |" in md
+    assert (tmp_path / "report" / "figures" / "stage-weight-change.svg").is_file()
 
 
 def test_retrieval_runs_embed_with_the_intermediate_encoder(tiny_bert, tmp_path, monkeypatch):

@@ -1,9 +1,9 @@
 """Cached intermediate checkpoints: train once per (model, condition, data, stage settings, stage seed).
 
-Seed policy: by default the stage runs once with its own `seed` (default 1) and every target task
-and every target seed starts from that one checkpoint - the study's seed variance is then the
-target fine-tuning's, and a grid of T tasks x S seeds costs one stage, not T x S. `per_seed: true`
-trains one checkpoint per target seed instead (stage variance included, S stages).
+Seed policy (`stage_seed:`, see `conditions.py`): by default (`paired`) one checkpoint per target
+seed s, trained with seed s, shared by every target task - a grid of T tasks x S seeds costs S
+stages, and the seed variance of the study includes the stage's. `shared` trains one checkpoint
+(with `seed`, default 1) for every target seed: one stage, target variance only.
 
 Layout: `<cache>/intermediate/<key>/encoder.safetensors` + `meta.json` (`<cache>` = the study's
 `cache_dir`, else $XLT_CACHE, else the user cache folder: `xlt.paths`). The key hashes the model (name/location +
@@ -12,6 +12,9 @@ resolved stage TrainSettings and the stage seed. Only the encoder's trained para
 (frozen word embeddings are taken from the pretrained model again). A checkpoint is written into a
 temporary folder and renamed into place with its meta.json (holding the weights' sha256) already
 there; a folder whose meta is missing or whose hash does not match is retrained with a warning.
+Beside them, `diagnostics.json` says how far the stage moved the encoder (`diagnostics.py`; computed
+after training, or on first use of a checkpoint stored before diagnostics existed); `stage_record`
+gives it with the stage's seed, lrs and dev score to every run that starts from the checkpoint.
 """
 
 from __future__ import annotations
@@ -50,24 +53,35 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
 
 def checkpoint_key(cond: Condition, ref, cfg: TrainSettings, seed: int) -> dict:
     """Everything that determines the intermediate checkpoint's weights."""
-    return {
+    key = {
         "format": FORMAT, "model": ref.name if ref.name in registry.PRESETS else ref.location,
         "revision": ref.revision, "condition": cond.kind, "task": cond.task,
         "task_version": _task_version(cond), "data": cond.data,
         "files": {k: _fingerprint(v) for k, v in sorted(cond.data.items())},  # a hub vision_model: "absent"
-        "stage": cond.stage, "seed": seed,
+        # the seed policy decides only which seed is asked for: the seed itself is in the key
+        "stage": {k: v for k, v in cond.stage.items() if k != "stage_seed"}, "seed": seed,
         "train": dataclasses.asdict(cfg),  # the stage's settings: all of them decide its weights
     }
+    if cond.multimodal:  # added with the projector's own lr: text checkpoints keep their keys
+        key["projector_lr"] = cond.projector_lr(cfg)
+    return key
+
+
+def checkpoint_dir(cond: Condition, ref, train: TrainSettings, seed: int, cache_dir: str | Path | None = None
+                   ) -> tuple[Path, dict, TrainSettings]:
+    """(folder, key, stage settings) of the checkpoint a run with settings `train` and stage seed `seed`
+    starts from."""
+    cfg = stage_settings(cond, train)
+    key = checkpoint_key(cond, ref, cfg, seed)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return cache_root(cache_dir) / digest, key, cfg
 
 
 def load_encoder(cond: Condition, ref, tokenizer, train: TrainSettings, seed: int,
                  cache_dir: str | Path | None = None, runtime: Runtime = Runtime()):
     """The pretrained encoder with the condition's intermediate weights (trained first if not cached);
     `train` is the run's settings, `seed` the stage's (`Condition.stage_seed`)."""
-    cfg = stage_settings(cond, train)
-    key = checkpoint_key(cond, ref, cfg, seed)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    dest = cache_root(cache_dir) / digest
+    dest, key, cfg = checkpoint_dir(cond, ref, train, seed, cache_dir)
     problem = _problem(dest, key)
     if problem:
         if dest.exists():
@@ -81,7 +95,40 @@ def load_encoder(cond: Condition, ref, tokenizer, train: TrainSettings, seed: in
     missing, unexpected = encoder.load_state_dict(load_file(dest / "encoder.safetensors"), strict=False)
     if unexpected:
         raise XltError(f"intermediate checkpoint {dest} does not fit model {ref.name} (e.g. {unexpected[0]})")
+    if not (dest / DIAGNOSTICS).is_file():
+        _store_diagnostics(dest, encoder, ref, tokenizer, cfg, runtime)
     return encoder
+
+
+DIAGNOSTICS = "diagnostics.json"
+
+
+def _store_diagnostics(dest: Path, encoder, ref, tokenizer, cfg: TrainSettings, runtime: Runtime) -> None:
+    """Write `dest/diagnostics.json`: the trained `encoder` against the pretrained weights."""
+    from xlt.methods.intermediate.diagnostics import stage_diagnostics
+    from xlt.training.loop import pick_device
+
+    t0 = time.perf_counter()
+    pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
+    diag = stage_diagnostics(registry.load_encoder(ref), encoder, tokenizer, ref.input_prefix, pooling,
+                             pick_device(runtime.device))
+    tmp = dest / f".{DIAGNOSTICS}.{os.getpid()}"
+    tmp.write_text(json.dumps(diag, indent=2) + "\n")
+    os.replace(tmp, dest / DIAGNOSTICS)  # atomic: two workers write the same content
+    log.info("intermediate %s: diagnostics in %.1f s (CKA en %.3f, targets %.3f)", dest.name,
+             time.perf_counter() - t0, diag["cka_en"], diag["cka_targets"])
+
+
+def stage_record(cond: Condition, ref, train: TrainSettings, seed: int, run_seed: int,
+                 cache_dir: str | Path | None = None) -> dict:
+    """What a run stores about the stage it started from (its `stage` column): checkpoint, seeds and
+    policy, lrs, steps, dev score and diagnostics (empty when the checkpoint has none yet)."""
+    dest, _, cfg = checkpoint_dir(cond, ref, train, seed, cache_dir)
+    read = lambda name: json.loads((dest / name).read_text()) if (dest / name).is_file() else {}  # noqa: E731
+    meta = read("meta.json")
+    return {"checkpoint": dest.name, "seed": seed, "run_seed": run_seed, "seed_policy": cond.setting("stage_seed"),
+            "lr": cfg.lr, "head_lr": cfg.head_lr or cfg.lr, "projector_lr": cond.projector_lr(cfg),
+            "steps": meta.get("steps"), "dev": meta.get("dev"), "diagnostics": read(DIAGNOSTICS)}
 
 
 def _problem(dest: Path, key: dict) -> str:

@@ -17,8 +17,22 @@ study's `train:` section (steps = train.max_steps, else train.epochs; lr, head_l
 freeze_embeddings, ...) or the defaults below: the stage is trained like the target task unless told
 otherwise.
 
+Stage seeds (`stage_seed:`, a stage setting): `paired` (default) trains one stage per target seed, with
+the target run's seed, so stage s and target run s form one seed unit and the study's CIs include the
+stage's variance; `shared` trains one stage (with `seed:`, default 1) that every target seed starts
+from: cheap for exploration, but the CIs then cover the target fine-tuning's variance only. The run's
+identity holds the resolved stage seed (`RunSpec.stage_seed`), so both policies give the same run id
+where they give the same stage (target seed 1 and shared seed 1).
+
+Projector lr (`projector_lr:`, multimodal only): the lr of the image projector, the only new weights
+between the input and the encoder; default: the encoder's `lr` (not the head's `head_lr`, which would
+let the image side adapt ~30x faster than the text it is compared with). The text twin's counterpart
+is its word-embedding table (trained at `lr`, or frozen with `freeze_embeddings`): both map the
+premise into the encoder's input space; the classifier heads of both train at `head_lr`.
+
 Labels: a condition is stored as `kind:task`; when any setting is given it becomes `kind:task@<8 hex>`,
-a digest of those settings, so the run id (which includes the label) changes whenever they do.
+a digest of those settings, so the run id (which includes the label) changes whenever they do
+(`stage_seed` excepted: the run id holds the seed it resolves to).
 """
 
 from __future__ import annotations
@@ -38,12 +52,14 @@ MULTIMODAL_KINDS = ("multimodal", "multimodal-shuffled")
 # stage settings: name -> type, or a tuple of allowed values; None defaults come from `train:`
 STAGE_TYPES: dict = {"steps": int, "epochs": float, "batch_size": int, "lr": float, "head_lr": float,
                      "warmup_ratio": float, "max_length": int, "dropout": float, "freeze_embeddings": bool,
-                     "seed": int, "per_seed": bool,
+                     "seed": int, "stage_seed": ("paired", "shared"), "projector_lr": float,
                      "fusion": ("prefix", "late"), "prefix_tokens": int, "image_tokens": ("pooled", "patches")}
-STAGE_DEFAULTS = {"seed": 1, "per_seed": False, "fusion": "prefix", "prefix_tokens": 4,
+STAGE_DEFAULTS = {"seed": 1, "stage_seed": "paired", "fusion": "prefix", "prefix_tokens": 4,
                   "image_tokens": "pooled"}
-MULTIMODAL_ONLY = {"fusion", "prefix_tokens", "image_tokens"}
-_POSITIVE = {"epochs", "batch_size", "max_length", "prefix_tokens"}
+MULTIMODAL_ONLY = {"fusion", "prefix_tokens", "image_tokens", "projector_lr"}
+_POSITIVE = {"epochs", "batch_size", "max_length", "prefix_tokens", "projector_lr"}
+_NOT_IN_LABEL = {"stage_seed"}  # the run id holds the stage seed it resolves to
+STAGE_FORMAT = 2  # 2: the projector trains at projector_lr (default lr), 1: at head_lr
 DATA_KEYS = ("data_dir", "images", "features", "vision_model")
 _PATH_KEYS = ("data_dir", "images", "features")
 
@@ -62,8 +78,9 @@ class Condition:
     def label(self) -> str:
         if self.kind == "none":
             return "none"
-        given = {"data": self.data, "stage": self.stage}
-        if not self.data and not self.stage:
+        stage = {k: v for k, v in self.stage.items() if k not in _NOT_IN_LABEL}
+        given = {"data": self.data, "stage": stage}
+        if not self.data and not stage:
             return f"{self.kind}:{self.task}"
         digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.kind}:{self.task}@{digest}"
@@ -77,10 +94,24 @@ class Condition:
         return self.stage.get(name, STAGE_DEFAULTS.get(name))
 
     def stage_seed(self, run_seed: int) -> int | None:
-        """The seed of the stage a run with `run_seed` starts from (None: no stage)."""
+        """The seed of the stage a run with `run_seed` starts from (None: no stage): the run's own
+        seed (`stage_seed: paired`, the default) or the one shared stage's `seed`."""
         if self.kind == "none":
             return None
-        return run_seed if self.setting("per_seed") else self.setting("seed")
+        return self.setting("seed") if self.setting("stage_seed") == "shared" else run_seed
+
+    def projector_lr(self, train: TrainSettings) -> float | None:
+        """The image projector's lr in a stage trained with `train` (None: no projector)."""
+        if not self.multimodal:
+            return None
+        return self.setting("projector_lr") or stage_settings(self, train).lr
+
+
+def stage_identity(label: str) -> dict:
+    """What a run's identity holds beyond its label about how the condition's stage trains: the
+    multimodal stage's format (runs computed with the projector at head_lr get other ids)."""
+    kind = label.partition(":")[0]
+    return {"stage_format": STAGE_FORMAT} if kind in MULTIMODAL_KINDS else {}
 
 
 def stage_settings(cond: Condition, train: TrainSettings) -> TrainSettings:
@@ -108,6 +139,10 @@ def parse_conditions(items: list, where: str, base_dir: Path | None = None) -> d
             else:
                 _merge(stage, key, value, f"{where}: intermediate stage setting")
         parsed.append((kind, task))
+    if "seed" in stage and stage.get("stage_seed") != "shared":
+        raise ConfigError(f"{where}: intermediate setting seed: {stage['seed']} sets the one shared stage's seed; "
+                          "add stage_seed: shared (with the default stage_seed: paired each target seed's stage "
+                          "uses that seed)")
     out: dict[str, Condition] = {}
     for kind, task in parsed:
         if kind == "none":
@@ -137,6 +172,9 @@ def _item(item, where: str) -> tuple[str, str, dict]:
                               f"got {item!r}")
         valid = {"condition", *STAGE_TYPES, *DATA_KEYS}
         for key, value in item.items():
+            if key == "per_seed":
+                raise ConfigError(f"{where}: intermediate setting per_seed was replaced by stage_seed: paired "
+                                  "(the default; stage_seed: shared trains one stage for every target seed)")
             if key not in valid:
                 raise ConfigError(f"{where}: unknown intermediate setting {key!r} "
                                   f"(valid: {', '.join(sorted(valid))})")

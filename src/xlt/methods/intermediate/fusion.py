@@ -14,8 +14,10 @@ Two fusions (`fusion:` in the condition), both over a frozen table of image feat
 
 A pooled feature vector (one per image) becomes `prefix_tokens` vectors through one linear map
 (ClipCap-style); token features (e.g. ViT patches) are projected one to one. Everything that is not
-the encoder - projection, head - lives under `head.` so it gets `train.head_lr` like any task head,
-and is dropped with the head after the stage.
+the encoder - projection, head - lives under `head.` and is dropped with the head after the stage.
+The classifier trains at `train.head_lr` like any task head; the projector at `projector_lr`
+(`lr_by_prefix`, read by the training loop; the stage passes the condition's `projector_lr`, by
+default the encoder's lr: see `conditions.py`).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class ImageTextClassifier(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, images: torch.Tensor, n_labels: int, *, fusion: str = "prefix",
-                 prefix_tokens: int = 4, insert_at: int = 1, pooling: str = "cls", dropout: float = 0.1):
+                 prefix_tokens: int = 4, insert_at: int = 1, pooling: str = "cls", dropout: float = 0.1,
+                 projector_lr: float | None = None):
         super().__init__()
         if fusion not in ("prefix", "late"):
             raise ValueError(f"fusion must be 'prefix' or 'late', not {fusion!r}")
@@ -72,6 +75,8 @@ class ImageTextClassifier(nn.Module):
         self.register_buffer("images", images.float(), persistent=False)  # frozen: never a parameter
         projector = ImageProjector(images.shape[1], images.shape[2], hidden, prefix_tokens)
         self.head = FusionHead(projector, hidden, n_labels, dropout, fusion == "late")
+        # {parameter name prefix: lr} for `xlt.training.loop`'s optimizer; None: the projector trains with the head
+        self.lr_by_prefix = {} if projector_lr is None else {"head.image.": projector_lr}
 
     def hidden(self, input_ids, attention_mask, token_type_ids=None, image_rows=None):
         """(last hidden states, their attention mask): what the encoder computes for the batch."""

@@ -34,11 +34,11 @@ def train_stage(cond: Condition, encoder: nn.Module, ref, tokenizer, cfg: TrainS
     pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
     setup = _multimodal if cond.multimodal else _text
     model, train, loss_fn, dev_score = setup(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device,
-                                             cache_dir)
+                                             cache_dir, seed)
     return fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score, runtime)
 
 
-def _text(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device, cache_dir=None):
+def _text(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device, cache_dir=None, seed=1):
     from xlt.tasks import get_task
     from xlt.training.kinds import kind_for
 
@@ -57,7 +57,7 @@ def _text(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device, 
     return model, train, kind.loss, dev_score
 
 
-def _multimodal(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device, cache_dir=None):
+def _multimodal(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, device, cache_dir=None, seed=1):
     task = MULTIMODAL_TASKS[cond.task](cond.data)
     train_ex, dev_ex = task.load("train"), task.load("dev")
     ids = list(dict.fromkeys(ex.image for ex in train_ex + dev_ex))
@@ -68,15 +68,15 @@ def _multimodal(cond, encoder, ref, tokenizer, cfg, runtime, pooling, pad_id, de
     table = (table - seen.mean((0, 1))) / (seen.std((0, 1)) + 1e-6)
     l2i = {label: i for i, label in enumerate(task.labels)}
     split_rows = {"train": train_rows, "dev": np.array([row[ex.image] for ex in dev_ex])}
-    if cond.kind == "multimodal-shuffled":
-        split_rows = {s: shuffled_rows(r, cond.setting("seed"), s) for s, r in split_rows.items()}
+    if cond.kind == "multimodal-shuffled":  # the stage's seed: each paired stage draws its own permutation
+        split_rows = {s: shuffled_rows(r, seed, s) for s, r in split_rows.items()}
     prefix = ref.input_prefix.strip()
     train = encode_pairs(train_ex, split_rows["train"], tokenizer, l2i, cfg.max_length, prefix)
     dev = encode_pairs(dev_ex, split_rows["dev"], tokenizer, l2i, cfg.max_length, prefix)
     insert_at = len(tokenizer(prefix)["input_ids"]) - 1  # before the separator that ends segment A
     model = ImageTextClassifier(encoder, torch.from_numpy(table), len(l2i), fusion=cond.setting("fusion"),
                                 prefix_tokens=cond.setting("prefix_tokens"), insert_at=insert_at,
-                                pooling=pooling, dropout=cfg.dropout)
+                                pooling=pooling, dropout=cfg.dropout, projector_lr=cond.projector_lr(cfg))
     return model, train, image_text_loss, lambda m: accuracy(m, dev, cfg.precision, runtime, pad_id, device)
 
 
