@@ -12,17 +12,19 @@ from typing import NamedTuple
 
 from xlt.errors import XltError
 
-FIELDS = ("model", "method", "intermediate")  # the condition's columns in every frame
+FIELDS = ("model", "method", "intermediate", "protocol")  # the condition's columns in every frame
+ZERO_SHOT = "zero-shot"  # the default protocol: left out of labels (xlt.study.protocols)
 
 
 class Condition(NamedTuple):
     model: str
     method: str
     intermediate: str
+    protocol: str = ZERO_SHOT  # transfer protocol; a label names it only when it is not zero-shot
 
     @property
     def label(self) -> str:
-        return " / ".join(self)
+        return " / ".join(self if self.protocol != ZERO_SHOT else self[:3])
 
     def matches(self, spec: dict) -> bool:
         """True when every part `spec` names (some of model / method / intermediate) is this one's."""
@@ -55,9 +57,9 @@ def parse_condition(text: str, conditions) -> dict:
     for i, dim in enumerate(FIELDS):
         if t in {c[i] for c in conditions}:
             return {dim: t}
-    parts = tuple(p.strip() for p in t.rsplit("/", 2))
-    if parts in set(map(tuple, conditions)):
-        return dict(zip(FIELDS, parts))
+    labels = {Condition(*c).label.replace(" ", ""): Condition(*c) for c in conditions}
+    if (found := labels.get(t.replace(" ", ""))) is not None:
+        return dict(zip(FIELDS, found))
     shown = "; ".join(Condition(*c).label for c in sorted(conditions))
     raise XltError(f"--compare {text!r} is not a model, method, intermediate or model/method/intermediate "
                    f"of this study (conditions: {shown})")

@@ -14,6 +14,7 @@ from xlt.analysis.results import SUMMARY_ROWS, grid
 from xlt.analysis.units import SCALE, UNIT, mean_std_text, points
 from xlt.report import plots
 from xlt.report.document import Block, Bounds, Figure, Heading, Para, Table, pvalue
+from xlt.report.protocols import protocol_blocks
 from xlt.report.settings import settings_blocks
 from xlt.report.stage import stage_blocks, stage_notes
 from xlt.report.summary import summary_blocks
@@ -155,6 +156,7 @@ def report_blocks(study: str, runs: pd.DataFrame, scores: pd.DataFrame, analyses
     out += summary_blocks(study, runs, analyses) + settings_blocks(runs)
     for ta in analyses:
         out += task_blocks(ta, bounds)
+    out += protocol_blocks(scores)  # score vs K per family (only when the study has several protocols)
     out += _xtreme_blocks(scores)
     out += stage_blocks(runs)  # intermediate stages: seed policy, lrs, how far they moved the encoder
     notes = [

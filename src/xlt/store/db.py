@@ -65,10 +65,11 @@ runs = Table(
     Column("worker", String(200)),  # who claimed the run: host:pid:token
     Column("heartbeat", Float),     # epoch seconds of the claim's last sign of life
     Column("stage", JSON),  # the intermediate stage the run started from: seeds, lrs, diagnostics
+    Column("protocol", String(100)),  # transfer protocol (zero-shot | few-shot:K | translate-train); NULL: zero-shot
 )
 
 # columns added after the first release: created on older databases when they are opened
-_ADDED_COLUMNS = ("worker", "heartbeat", "stage")
+_ADDED_COLUMNS = ("worker", "heartbeat", "stage", "protocol")
 # transient errors worth retrying: SQLite's single writer, PostgreSQL deadlocks and dropped connections
 _TRANSIENT = ("locked", "busy", "deadlock detected", "could not serialize", "server closed the connection")
 
@@ -359,7 +360,7 @@ class Store:
     def score_rows(self, study: str | None = None, task: str | None = None, split: str = "test") -> list[dict]:
         """Long table of finished runs' scores joined with their run metadata."""
         q = (
-            select(runs.c.study, runs.c.model, runs.c.task, runs.c.method, runs.c.intermediate, runs.c.seed,
+            select(runs.c.study, runs.c.model, runs.c.task, runs.c.method, runs.c.intermediate, _PROTOCOL, runs.c.seed,
                    runs.c.run_id, scores.c.language, scores.c.metric, scores.c.value, scores.c.n)
             .join(scores, scores.c.run_id == runs.c.run_id)
             .where(runs.c.status == "done", scores.c.split == split)
@@ -394,7 +395,8 @@ class Store:
 
     def runs_frame(self, study: str | None = None) -> "pd.DataFrame":
         """One row per run of `study` (every status), the columns of the `runs` table."""
-        return _frame(self.runs(study), [c.name for c in runs.c])
+        frame = _frame(self.runs(study), [c.name for c in runs.c])
+        return frame.fillna({"protocol": "zero-shot"})  # rows written before protocols existed
 
     def scores_frame(self, study: str | None = None, task: str | None = None, split: str = "test") -> "pd.DataFrame":
         """`score_rows` as a DataFrame: one row per finished run / language / metric, scores in [0, 1]."""
@@ -404,7 +406,7 @@ class Store:
         """Per-example scores of the finished runs of `study`, in one query: one row per run / language /
         metric with its run's condition and seed; `scores` holds the stored list in test-example order
         (one number per example, or per-sentence counts for corpus-level F1)."""
-        q = (select(runs.c.task, runs.c.model, runs.c.method, runs.c.intermediate, runs.c.seed, runs.c.run_id,
+        q = (select(runs.c.task, runs.c.model, runs.c.method, runs.c.intermediate, _PROTOCOL, runs.c.seed, runs.c.run_id,
                     example_scores.c.language, example_scores.c.metric, example_scores.c["values"].label("scores"))
              .join(example_scores, example_scores.c.run_id == runs.c.run_id)
              .join(study_runs, study_runs.c.run_id == runs.c.run_id)
@@ -417,9 +419,11 @@ class Store:
             return _frame([dict(r._mapping) for r in c.execute(q)], EXAMPLE_COLUMNS)
 
 
-SCORE_COLUMNS = ["study", "model", "task", "method", "intermediate", "seed", "run_id", "language", "metric", "value",
-                 "n"]
-EXAMPLE_COLUMNS = ["task", "model", "method", "intermediate", "seed", "run_id", "language", "metric", "scores"]
+SCORE_COLUMNS = ["study", "model", "task", "method", "intermediate", "protocol", "seed", "run_id", "language", "metric",
+                 "value", "n"]
+EXAMPLE_COLUMNS = ["task", "model", "method", "intermediate", "protocol", "seed", "run_id", "language", "metric",
+                   "scores"]
+_PROTOCOL = func.coalesce(runs.c.protocol, "zero-shot").label("protocol")  # rows written before protocols existed
 
 
 def _frame(records: list[dict], columns: list[str]) -> "pd.DataFrame":

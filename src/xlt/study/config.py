@@ -41,7 +41,7 @@ from xlt.errors import ConfigError, DataError
 from xlt.methods import METHODS, parse_method_settings  # the method registry names the valid methods
 from xlt.methods.intermediate import parse_conditions
 from xlt.tasks.formats import decode
-from xlt.training.settings import Runtime, TrainSettings, check_device, out_of_range
+from xlt.training.settings import Runtime, TrainSettings, _s, check_device, out_of_range
 
 # intermediate conditions (xlt.methods.intermediate.conditions): none, or kind:task, or a mapping with settings
 INTERMEDIATE = ("none", "text:<task>", "multimodal:<task>", "multimodal-shuffled:<task>")
@@ -73,6 +73,8 @@ class StudyConfig:
     cache_dir: str | None = None  # converted models; default ~/.cache/xlt
     preset: str | None = None  # named per-model x per-task settings (xlt.study.presets)
     model_train: dict = field(default_factory=dict)  # model name -> its own `train:` (validated values)
+    protocols: list[str] = field(default_factory=lambda: ["zero-shot"])  # transfer protocols (grid axis)
+    few_shot: "FewShotSettings" = field(default_factory=lambda: FewShotSettings())  # few-shot:K phase settings
 
     def train_for(self, model: str, entry: TaskEntry) -> TrainSettings:
         """The settings a run of `model` on `entry` trains with (precedence in the module docstring)."""
@@ -194,6 +196,7 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "", overrides: dict
         model_train=model_train,
     )
     _check_preset(cfg, train, where)
+    cfg.protocols, cfg.few_shot = parse_protocols(raw, where)
     for m in cfg.methods:
         if m not in METHODS:
             raise ConfigError(f"{where('methods')}: unknown method {m!r} (valid: {', '.join(METHODS)})")
@@ -391,3 +394,55 @@ def to_dict(cfg: StudyConfig) -> dict:
         if not d[key]:
             del d[key]
     return d
+
+
+# -- transfer protocols (the `protocols:` axis; xlt.study.protocols runs them) ----------------------
+PROTOCOLS = ("zero-shot", "few-shot:<K>", "translate-train")
+
+
+@dataclass(frozen=True)
+class FewShotSettings:
+    """The few-shot phase (YAML `few_shot:`): after English fine-tuning, training continues on K target
+    examples with these settings (the run's other `train:` settings stay: head_lr, max_length, ...).
+    Defaults follow the few-shot literature's practice of many epochs over a handful of examples
+    (Lauscher et al. 2020; Zhao et al. 2021: batch 32, lr 1e-5..7e-5, up to 50 epochs); selection is
+    on English dev after every epoch, since the target dev stays unused. Part of few-shot runs' identity."""
+
+    epochs: float = _s(10.0, 0, above=True)
+    lr: float = _s(2e-5, 0, above=True)
+    batch_size: int = _s(32, 1)
+
+
+_FEW_SHOT = {f.name: f for f in dataclasses.fields(FewShotSettings)}
+
+
+def protocol_k(label: str) -> int:
+    """K of a `few-shot:K` label; 0 for the other protocols."""
+    return int(label.split(":", 1)[1]) if label.startswith("few-shot:") else 0
+
+
+def parse_protocols(raw: dict, where: _Where) -> tuple[list[str], FewShotSettings]:
+    """`protocols:` (canonical labels, checked) and the `few_shot:` settings."""
+    out = []
+    for item in _as_list(raw.get("protocols", ["zero-shot"]), "protocols", where("protocols")):
+        text = str(item).strip().replace(" ", "")
+        k = text.split(":", 1)[1] if text.startswith("few-shot:") else None
+        if k is not None and k.isdigit() and int(k) > 0:
+            text = f"few-shot:{int(k)}"
+        elif text not in ("zero-shot", "translate-train"):
+            close = difflib.get_close_matches(text.split(":")[0], ["zero-shot", "few-shot", "translate-train"], n=1)
+            hint = f"; did you mean {close[0]!r}{' with :K' if close == ['few-shot'] else ''}?" if close else ""
+            raise ConfigError(f"{where('protocols')}: unknown protocol {item!r}{hint} "
+                              f"(valid: {', '.join(PROTOCOLS)}, K a positive integer)")
+        out.append(text)
+    section = raw.get("few_shot") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where('few_shot')}: 'few_shot' must be a mapping (epochs, lr, batch_size)")
+    values = {}
+    for key, value in section.items():
+        if key not in _FEW_SHOT:
+            raise _unknown_key(str(key), _FEW_SHOT, where("few_shot", str(key)))
+        values[key] = _coerce(value, _FEW_SHOT[key], where("few_shot", str(key)), "few_shot")
+        if problem := out_of_range(_FEW_SHOT[key], values[key]):
+            raise ConfigError(f"{where('few_shot', str(key))}: few_shot.{key} {problem}, got {value!r}")
+    return list(dict.fromkeys(out)), FewShotSettings(**values)

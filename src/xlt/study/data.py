@@ -145,6 +145,23 @@ class TaskData:
             self._pools[lang] = self.task.load_candidates(lang)
         return self._pools[lang]
 
+    # -- target-language training data (few-shot:K and translate-train, xlt.study.protocols) ----------
+    def has_train(self, lang: str) -> bool:
+        """Whether `lang` has a train split to read (local files present; hub data: assumed, read later)."""
+        return self.task.data_dir is None or self.task.has_local("train", lang)
+
+    def target_train(self, lang: str) -> list:
+        """`lang`'s train split (the benchmark's own or machine-translated one), read once per process;
+        its labels must be ones the English training data has (the head knows no others)."""
+        examples = self.task.load("train", lang)
+        seen = {label for ex in self.splits["train"] for label in labels_of(ex) if label is not None}
+        for ex in examples:
+            for label in labels_of(ex):
+                if label is not None and seen and label not in seen:
+                    raise XltError(f"{ex.origin}: label {label!r} ({lang} train) does not occur in the English "
+                                   f"training data (train labels: {sorted(seen)})")
+        return examples
+
 
 @cache
 def hub_reachable(timeout: float = 3.0) -> bool:

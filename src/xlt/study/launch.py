@@ -211,7 +211,7 @@ def describe(plan: list[PlanRow], store: Store, precision: str = "", workspace=N
         counts[state] += 1
         held = f"  [{row['worker']}]" if state == "running" else ""
         lines.append(f"{rid}  {state:7}  {run.model}  {run.task.name}  {run.method}  {run.intermediate}  "
-                     f"seed={run.seed}{held}")
+                     f"seed={run.seed}{f'  {run.protocol} {run.target}' if run.target else ''}{held}")
         if state != "done":
             left.append(run)
     lines.append(f"{len(plan)} runs: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

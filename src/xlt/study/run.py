@@ -22,6 +22,7 @@ from xlt.methods.intermediate import encoder_for_run, stage_info
 from xlt.models import registry
 from xlt.study.config import TaskEntry
 from xlt.study.data import TaskData
+from xlt.study.protocols import trainer
 from xlt.study.spec import RunSpec
 from xlt.training.batching import Encoded
 from xlt.training.cache import encode_cached
@@ -50,6 +51,7 @@ class Workspace:
     _refs: dict = field(default_factory=dict)
     _models: dict = field(default_factory=dict)
     _encoded: dict = field(default_factory=dict)
+    english_checkpoints: dict = field(default_factory=dict)  # few-shot: the last English phase (protocols)
 
     def task(self, entry: TaskEntry) -> TaskData:
         if entry not in self._tasks:
@@ -112,7 +114,8 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
             return kind.score(preds, dev_examples, data.spec.source_language).values[kind.main_metric]
 
         loss_fn = make_loss(run.method, kind, model, train, run.method_settings, tokenizer.all_special_ids)
-        res = fine_tune(model, train, cfg, run.seed, pad_id, device, loss_fn, dev_score, rt)
+        train_fn = trainer(run, ws, data, ref, tokenizer, fine_tune, _subsample)  # fine_tune, or the run's protocol
+        res = train_fn(model, train, cfg, run.seed, pad_id, device, loss_fn, dev_score, rt)
         rows.append({"language": data.spec.source_language, "split": "dev", "metric": kind.main_metric,
                      "value": res.best_dev, "n": len(enc["dev"])})
         info.update(dev_score=res.best_dev, best_step=res.best_step, train_seconds=res.seconds)
@@ -126,7 +129,8 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
     if not kind.trains:  # each distinct text once per run, and across runs with the same weights (disk)
         embed = memoize(kind.embedder(predict, encode), model, tokenizer, kind, cfg.max_length, ref.input_prefix,
                         cfg.precision, ws.cache_dir)
-    inputs = EvalData(languages=data.languages, test=data.splits["test"], label_names=names, encode=encode,
+    languages = [run.target] if run.target else data.languages  # a protocol's run: its target only
+    inputs = EvalData(languages=languages, test=data.splits["test"], label_names=names, encode=encode,
                       candidates=data.candidates, progress=rt.progress, embed=embed)
     per_example, preds = [], []
     for lang in kind.evaluate(predict, inputs):

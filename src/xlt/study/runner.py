@@ -22,6 +22,7 @@ from xlt.provenance import provenance, stale_libraries
 from xlt.store.db import Store
 from xlt.study.claims import PlanRow, Worker
 from xlt.study.config import StudyConfig, to_dict
+from xlt.study.protocols import expand
 from xlt.study.run import Workspace, compute
 from xlt.study.spec import RunSpec
 from xlt.training import distributed, precision
@@ -75,7 +76,7 @@ class Runner:
                             out.append(RunSpec(study.name, m, weights, entry, data.fingerprint, tuple(data.languages),
                                                data.spec.version, seed, meth, settings_for(meth, study.method_settings),
                                                inter, cond.stage_seed(seed), train))
-        return out
+        return expand(out, study.protocols, study.few_shot, ws.task)  # protocols: one run per target language
 
     def plan(self) -> list[PlanRow]:
         """(run, run_id, status) for the whole grid, after `validate`."""
@@ -146,7 +147,7 @@ class Runner:
         return {
             "study": run.study, "model": run.model, "model_revision": ref.revision, "task": run.task.name,
             "task_version": run.task_version, "method": run.method, "intermediate": run.intermediate,
-            "seed": run.seed, "config_hash": run.run_id, "xlt_version": __version__,
+            "seed": run.seed, "config_hash": run.run_id, "xlt_version": __version__, "protocol": run.protocol,
             "config": {"run": run.identity(), "study": to_dict(self.study), "model_location": ref.location,
                        "runtime": dataclasses.asdict(self.workspace.runtime),
                        "provenance": provenance(pick_device(self.workspace.runtime.device)),

@@ -35,16 +35,20 @@ class RunSpec:
     intermediate: str  # condition label; a label with settings carries their digest
     stage_seed: int | None  # seed of the intermediate stage (None: no stage)
     train: TrainSettings  # precision resolved (bf16 | fp32)
+    protocol: str = "zero-shot"  # transfer protocol label (xlt.study.protocols): few-shot:K, translate-train
+    target: str | None = None  # the one target language a non-zero-shot run trains on and is scored on
+    protocol_settings: object | None = None  # few-shot:K: the few-shot phase's settings (FewShotSettings)
 
     def identity(self) -> dict:
         # the data's content, not its folder, identifies it: a moved or copied benchmark reruns nothing
         task = {"name": self.task.name, "languages": list(self.languages)}
         settings = dataclasses.asdict(self.method_settings) if self.method_settings is not None else None
-        return {
+        ident = {
             "model": self.model, "weights": self.weights, "task": task, "data": self.data, "task_version": self.task_version, "seed": self.seed,
             "method": self.method, "method_settings": settings, "intermediate": self.intermediate,
             "stage_seed": self.stage_seed, "train": dataclasses.asdict(self.train),
-        } | stage_identity(self.intermediate)
+        }
+        return ident | stage_identity(self.intermediate) | self.protocol_identity()
 
     @cached_property
     def run_id(self) -> str:
@@ -57,3 +61,11 @@ class RunSpec:
         if self.intermediate == "none":
             return None
         return (self.model, self.intermediate, self.stage_seed, self.train)
+
+    def protocol_identity(self) -> dict:
+        """The protocol's part of the identity: empty for zero-shot, so zero-shot run ids are those of
+        studies written before protocols existed."""
+        if self.protocol == "zero-shot":
+            return {}
+        settings = dataclasses.asdict(self.protocol_settings) if self.protocol_settings is not None else None
+        return {"protocol": self.protocol, "target": self.target, "protocol_settings": settings}
