@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 from xlt.errors import XltError
 from xlt.study.config import TaskEntry
 from xlt.tasks import get_task
-from xlt.tasks.base import labels_of
+from xlt.tasks.base import labels_of, unknown_language
 from xlt.tasks.fingerprint import data_fingerprint
 from xlt.training.kinds import kind_for
 
@@ -31,10 +31,10 @@ class TaskData:
         elif langs == "available":
             chosen = self.task.available_languages("test")
         else:
-            valid = set(spec.languages) | {spec.source_language}
+            valid = set(spec.accepted_languages) | {spec.source_language}
             bad = [l for l in langs if l not in valid]
             if bad:
-                raise XltError(f"task {spec.name}: unknown language(s) {bad} (valid: {', '.join(sorted(valid))})")
+                raise unknown_language(spec, bad)
             chosen = list(dict.fromkeys(langs))  # a language listed twice is evaluated once
         if spec.source_language in spec.languages and spec.source_language not in chosen:
             chosen.insert(0, spec.source_language)  # English test is the reference for the gap
