@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 
 from xlt.errors import XltError
 from xlt.study.config import TaskEntry
-from xlt.tasks import get_task
+from xlt.tasks.generic import task_for
 from xlt.tasks.base import labels_of, unknown_language
 from xlt.tasks.fingerprint import data_fingerprint
 from xlt.training.kinds import kind_for
@@ -19,7 +19,7 @@ class TaskData:
 
     def __init__(self, entry: TaskEntry, progress: bool = True):
         self.entry, self.progress = entry, progress
-        self.task = get_task(entry.name, entry.data_dir)
+        self.task = task_for(entry)  # a registered task, or one declared in the study file
         self.spec = self.task.spec
         self._pools: dict[str, list] = {}
 
