@@ -367,6 +367,7 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
     reader = csv.reader((line for _, line in raw_lines(path)), delimiter=delimiter)
     header = None
     while True:
+        start = reader.line_num + 1  # a quoted field may span lines: a row is named by its first line
         try:
             row = next(reader)
         except StopIteration:
@@ -380,8 +381,8 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
             continue
         if len(row) != len(header):
             raise DataError(f"expected {len(header)} fields as in the header ({', '.join(header)}), found {len(row)}",
-                            path, reader.line_num)
-        yield f"{path}:{reader.line_num}", dict(zip(header, row))
+                            path, start)
+        yield f"{path}:{start}", dict(zip(header, row))
     if header is None:
         raise DataError("empty file (no header line)", path, 1)
 
