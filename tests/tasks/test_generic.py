@@ -24,6 +24,17 @@ SENTIMENT = {"en": [("great film", "pos"), ("awful plot", "neg"), ("loved it", "
              "fr": [("film superbe", "pos")]}
 
 
+@pytest.fixture(autouse=True)
+def _registry_restored():
+    """Declared tasks register themselves process-wide: other tests see the registry as it was."""
+    from xlt.tasks.base import _REGISTRY
+
+    before = dict(_REGISTRY)
+    yield
+    _REGISTRY.clear()
+    _REGISTRY.update(before)
+
+
 def write(path: Path, rows: list[dict]) -> Path:
     """`rows` in the format the extension names (TSV/CSV with a header line as csv.writer writes them)."""
     path.parent.mkdir(parents=True, exist_ok=True)

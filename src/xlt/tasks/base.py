@@ -116,7 +116,7 @@ class Task(ABC):
         if split not in self.spec.splits:
             raise unknown(f"split for task {self.name}", split, self.spec.splits)
         if language not in self.spec.accepted_languages and language != self.spec.source_language:
-            raise unknown_language(self.spec, [language])
+            raise unknown_language(self.spec, language)
 
         def read():
             with recording() as found:
@@ -231,16 +231,18 @@ class Task(ABC):
         raise XltError(f"task {self.name} has no hub loader; pass a local data_dir")
 
 
-def unknown_language(spec: TaskSpec, bad: list[str]) -> XltError:
-    """One line for language codes `spec` does not read: a known other name of one of its languages
-    (a release's file code, e.g. Tatoeba's "cat" for "ca") says which code to write."""
-    hints = [f"{b!r} is written {spec.aliases[b]!r} here" for b in bad if b in spec.aliases]
+def unknown_language(spec: TaskSpec, bad: str | list[str]) -> XltError:
+    """One line for language codes `spec` does not read (one code as `load` meets it, or a study's list):
+    a known other name of one of its languages (a release's file code, e.g. Tatoeba's "cat" for "ca")
+    says which code to write."""
+    codes = [bad] if isinstance(bad, str) else list(bad)
+    hints = [f"{b!r} is written {spec.aliases[b]!r} here" for b in codes if b in spec.aliases]
     if hints:
-        return XltError(f"task {spec.name}: unknown language(s) {bad}: {'; '.join(hints)}")
+        return XltError(f"task {spec.name}: unknown language(s) {codes}: {'; '.join(hints)}")
     valid = set(spec.accepted_languages) | {spec.source_language}
-    if len(bad) == 1:
-        return unknown(f"language for task {spec.name}", bad[0], valid)
-    return XltError(f"task {spec.name}: unknown language(s) {bad} (valid: {', '.join(sorted(valid))})")
+    if isinstance(bad, str):
+        return unknown(f"language for task {spec.name}", bad, valid)
+    return XltError(f"task {spec.name}: unknown language(s) {codes} (valid: {', '.join(sorted(valid))})")
 
 
 def has_gold(ex) -> bool:
