@@ -322,3 +322,57 @@ def test_hub_source_through_a_local_replica(tmp_path, monkeypatch):
     assert [e.text for e in td.splits["dev"]] == [t for t, _ in SENTIMENT["en"]]  # dev = the hub's validation
     assert td.label_names == ["neg", "pos"] and len(td.splits["test"]["de"]) == 2
     assert any(s.startswith(f"hub:{tmp_path}/replica@main layout=parquet-export config=de") for s in td.sources)
+
+
+# -- fuzzing: whatever the bytes, a declared task's reader raises DataError naming the file, or loads ------
+FUZZ_TARGETS = {
+    "classification-tsv": ("test.tsv", "review\tstars\nsehr \"gut\"\tpos\nmies\tneg\n",
+                           {"type": "classification", "fields": {"text": "review", "label": "stars"}}),
+    "pair-csv": ("test.csv", 'p,h,y\n"A, b",B,entailment\nC,D,neutral\n',
+                 {"type": "sentence-pair", "fields": {"text": "p", "text_pair": "h", "label": "y"}}),
+    "tagging-jsonl": ("test.jsonl", '{"w": ["Berlin", "ist"], "t": ["B-LOC", "O"]}\n{"w": "Ja", "t": "O"}\n',
+                      {"type": "tagging", "fields": {"tokens": "w", "tags": "t"}}),
+    "choice-jsonl": ("test.jsonl", '{"q": "Es regnet.", "c": ["nass", "trocken"], "y": 0}\n',
+                     {"type": "multiple-choice", "fields": {"premise": "q", "choices": "c", "label": "y"}}),
+    "qa-jsonl": ("test.jsonl", '{"c": "Berlin ist groß.", "q": "Was?", "a": {"text": ["Berlin"], "answer_start": [0]}}\n',
+                 {"type": "extractive-qa", "fields": {"context": "c", "question": "q", "answers": "a"}}),
+}
+
+
+@pytest.mark.parametrize("target", sorted(FUZZ_TARGETS))
+def test_fuzzed_files_load_or_raise_data_error_naming_the_file(target, tmp_path):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from tests.tasks.test_fuzz_readers import FUZZ, MUTATION, mutate
+    from xlt.tasks.generic import declare
+
+    name, text, decl = FUZZ_TARGETS[target]
+    path = tmp_path / "de" / name
+    path.parent.mkdir()
+    e = entry({"name": f"fuzz-{target}", **decl, "source": f"{tmp_path}/{{lang}}/{Path(name).stem.replace('test', '{split}')}"
+               f"{Path(name).suffix}", "languages": ["de"]})
+    cls = declare(e)
+    path.write_text(text, encoding="utf-8")
+    assert cls().load("test", "de")  # the unmutated file is valid
+    parquet = tmp_path / "de" / "test.parquet"
+
+    @FUZZ
+    @given(st.lists(MUTATION, min_size=1, max_size=4))
+    def check(mutations):
+        path.write_bytes(mutate(text.encode("utf-8"), mutations))
+        try:
+            cls().load("test", "de")
+        except DataError as exc:
+            assert str(path) in str(exc), f"DataError does not name {path}: {exc}"
+
+    check()
+    # parquet: a file that is not one (or a damaged one) is one DataError too
+    pq.write_table(pa.Table.from_pylist([{"review": "gut", "stars": "pos"}]), parquet)
+    good = parquet.read_bytes()
+    pcls = declare(entry({"name": "fuzz-parquet", "type": "classification", "fields": {"text": "review", "label": "stars"},
+                          "source": f"{tmp_path}/{{lang}}/{{split}}.parquet", "languages": ["de"]}))
+    for bad in (good[: len(good) // 2], b"PAR1" + good[10:], b"not parquet at all"):
+        parquet.write_bytes(bad)
+        with pytest.raises(DataError, match=str(parquet)):
+            pcls().load("test", "de")

@@ -421,10 +421,12 @@ def _text(record: dict, column: str, origin: str, field: str, optional: bool = F
     return str(value)
 
 
-def _label(value) -> str | None:
+def _label(value, origin: str) -> str | None:
     """A label as its name; empty / missing is None (Task.load then reports the missing gold label)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _fail(f"label: expected a name or a number, found {type(value).__name__}", origin)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
@@ -442,8 +444,8 @@ def _sequence(record: dict, column: str, origin: str, field: str) -> tuple[str, 
 
 def _classification(record: dict, fields: dict, origin: str, _id: str) -> Example:
     pair = _text(record, fields["text_pair"], origin, "text_pair") if "text_pair" in fields else None
-    return Example(_text(record, fields["text"], origin, "text"), _label(_column(record, fields["label"], origin)),
-                   pair, origin)
+    return Example(_text(record, fields["text"], origin, "text"),
+                   _label(_column(record, fields["label"], origin), origin), pair, origin)
 
 
 def _tagging(record: dict, fields: dict, origin: str, _id: str) -> TaggingExample:
@@ -465,9 +467,8 @@ def _choice(record: dict, fields: dict, origin: str, _id: str) -> ChoiceExample:
         if len(choices) < 2:
             raise _fail(f"choices ({spec!r}): expected a list of 2+ choices", origin)
     raw = _column(record, fields["label"], origin)
-    label = None
-    if _label(raw) is not None:
-        text = _label(raw)
+    label, text = None, _label(raw, origin)
+    if text is not None:
         if text in choices and not text.lstrip("-").isdigit():
             label = choices.index(text)
         elif text.lstrip("-").isdigit() and 0 <= int(text) < len(choices):
@@ -498,7 +499,11 @@ def _qa(record: dict, fields: dict, origin: str, fallback_id: str) -> QAExample:
             start = starts[i]
         if not isinstance(text, str) or not text.strip():
             raise _fail(f"answer {i}: expected non-empty text, found {text!r}", origin)
-        start = int(start) if start not in (None, "") else context.find(text)
+        if start in (None, ""):
+            start = context.find(text)
+        elif isinstance(start, bool) or not (isinstance(start, int) or (isinstance(start, str) and start.isdigit())):
+            raise _fail(f"answer {i}: answer_start must be a character offset, found {start!r}", origin)
+        start = int(start)
         if context[start : start + len(text)] != text:
             near = context.find(text)
             if near < 0:
