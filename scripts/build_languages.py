@@ -52,6 +52,13 @@ URIEL_PROXY = {
     "nno": ("nor", "no URIEL lineage; via its macrolanguage Norwegian"),
     "twi": ("aka", "no URIEL lineage; via its macrolanguage Akan"),
     "nqo": ("man", "no URIEL lineage; N'Ko is the written standard of Manding: via Mandingo (man)"),
+    "axm": ("hye", "no URIEL lineage; Middle Armenian: via Armenian"),
+    "hyw": ("hye", "not in URIEL; Western Armenian: via Armenian"),
+    "eml": ("egl", "retired code (Emilian-Romagnol, WikiANN), no URIEL lineage: via Emilian"),
+    "ota": ("tur", "no URIEL lineage; Ottoman Turkish: via Turkish"),
+    "sgs": ("lit", "no URIEL lineage; Samogitian: via Lithuanian"),
+    "vro": ("est", "no URIEL lineage; Voro: via Estonian"),
+    "qpm": ("bul", "UD's private-use code for Pomak (Bulgarian dialects), not in URIEL: via Bulgarian"),
 }
 
 # Family and genus written by hand (source = manual-fix); the note says what URIEL/Glottolog has.
@@ -66,6 +73,15 @@ MANUAL_FAMILY = {
             "collective code (Nahuatl languages), not in URIEL: lineage as URIEL gives Nahuatl varieties"),
     "oto": ("Otomanguean", "Western Otomanguean",
             "collective code (Otomian languages), not in URIEL: lineage as URIEL gives Otomi varieties"),
+    "ber": ("Afro-Asiatic", "Berber", "collective code (Berber languages, Tatoeba), not in URIEL"),
+    "arc": ("Afro-Asiatic", "Semitic", "Official Aramaic: URIEL has no lineage"),
+    "gub": ("Tupian", "Tupi-Guarani", "URIEL has no lineage"),
+    "otk": ("Turkic", "Common Turkic", "Old Turkic: URIEL has no lineage"),
+    "ido": ("Constructed", "", "URIEL has no lineage"),
+    "ile": ("Constructed", "", "URIEL has no lineage"),
+    "jbo": ("Constructed", "", "URIEL has no lineage"),
+    "nov": ("Constructed", "", "URIEL has no lineage"),
+    "vol": ("Constructed", "", "URIEL has no lineage"),
 }
 
 # English names CLDR 47 lacks (ISO 639-3 reference names, shortened where they carry a qualifier).
@@ -81,10 +97,27 @@ NAMES = {
     "quy": "Ayacucho Quechua", "shp": "Shipibo-Conibo", "swh": "Swahili (individual language)",
     "taq": "Tamasheq", "tar": "Central Tarahumara", "uzn": "Northern Uzbek", "ydd": "Eastern Yiddish",
     "zsm": "Standard Malay",
+    # languages of Tatoeba, WikiANN and UD beyond XTREME-R's
+    "abq": "Abaza", "aii": "Assyrian Neo-Aramaic", "apu": "Apurina", "aqz": "Akuntsu", "arh": "Arhuaco",
+    "arr": "Karo (Brazil)", "axm": "Middle Armenian", "azz": "Highland Puebla Nahuatl", "ber": "Berber",
+    "bor": "Bororo", "bxr": "Buriat", "cbk": "Chavacano", "cdo": "Min Dong Chinese", "ckt": "Chukchi",
+    "cpg": "Cappadocian Greek", "ctn": "Chhintange", "diq": "Dimli", "eme": "Teko", "eml": "Emilian-Romagnol",
+    "ess": "Central Siberian Yupik", "gub": "Guajajara", "gun": "Mbya Guarani", "gya": "Northwest Gbaya",
+    "hbo": "Ancient Hebrew", "hyw": "Western Armenian", "jaa": "Jamamadi", "kbc": "Kadiweu", "kpv": "Komi-Zyrian",
+    "kzj": "Coastal Kadazan", "max": "North Moluccan Malay", "mhr": "Eastern Mari", "mpu": "Makurap",
+    "myu": "Munduruku", "nhi": "Zacatlan-Ahuacatlan-Tepetzintla Nahuatl", "nmf": "Tangkhul Naga",
+    "oge": "Old Georgian", "olo": "Livvi", "orv": "Old Russian", "otk": "Old Turkic", "pad": "Paumari",
+    "pay": "Pech", "pnb": "Western Panjabi", "qpm": "Pomak", "ruc": "Ruuli", "sab": "Buglere", "say": "Saya",
+    "sjo": "Xibe", "ssp": "Spanish Sign Language", "swg": "Swabian", "swl": "Swedish Sign Language",
+    "tpn": "Tupinamba", "tzl": "Talossan", "urb": "Urubu-Kaapor", "xav": "Xavante", "xcl": "Classical Armenian",
+    "xpg": "Phrygian", "xum": "Umbrian", "yrk": "Nenets",
 }
 
 # Default scripts where neither a single FLORES-200 variety nor CLDR's likely subtags decide.
-SCRIPTS = {"arb": "Arab", "knc": "Latn", "nah": "Latn", "oto": "Latn"}
+SCRIPTS = {"arb": "Arab", "knc": "Latn", "nah": "Latn", "oto": "Latn",
+           "abq": "Cyrl", "ber": "Latn", "bxr": "Cyrl", "diq": "Latn", "eml": "Latn", "gya": "Latn", "hbs": "Latn",
+           "kpv": "Cyrl", "kzj": "Latn", "mhr": "Cyrl", "oge": "Geor", "pnb": "Arab", "qpm": "Latn", "sjo": "Mong",
+           "ssp": "Latn", "swl": "Latn", "xcl": "Armn"}  # sign languages: UD writes Latin glosses
 
 # -----------------------------------------------------------------------------------------------------
 
@@ -120,7 +153,7 @@ def _task_codes() -> list[str]:
 
     codes = XTREME_R + AMERICAS_NLI + MASAKHANER
     for spec in all_specs():
-        codes += [*spec.languages, spec.source_language]
+        codes += [*spec.accepted_languages, spec.source_language]  # the further released languages too
     return codes
 
 

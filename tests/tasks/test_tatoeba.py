@@ -40,8 +40,9 @@ def test_spec():
 @pytest.mark.parametrize("data_dir", [SHARED, SHARED_ROOT], ids=["v1", "laser-root"])
 def test_real_available_languages(data_dir):
     langs = Tatoeba(data_dir).available_languages()
-    assert len(langs) == 36  # the XTREME Tatoeba set; az lt pl uk ro are not in the shared copy
+    assert len(langs) == 44  # the XTREME Tatoeba set (az lt pl uk ro are not in the shared copy) + 8 others
     assert set(XTREME_R) - set(langs) == {"az", "lt", "pl", "uk", "ro"}
+    assert langs[36:] == ["am", "hy", "kab", "km", "tt", "uz", "xh", "yue"]  # after XTREME-R's, by the task's codes
 
 
 @needs_shared

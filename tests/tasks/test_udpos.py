@@ -86,12 +86,13 @@ def test_train_missing_is_an_error_naming_the_expected_files():
 def test_all_treebanks_of_a_language_are_concatenated_in_file_name_order(tmp_path):
     root = _treebank(tmp_path, "UD_English-GUM", "en_gum-ud-train.conllu", [("Hi", "INTJ")])
     _treebank(root, "UD_English-EWT", "en_ewt-ud-train.conllu", [("A", "DET"), ("dog", "NOUN")], [("_", "X")])
-    _treebank(root, "UD_Old_English-X", "ang_x-ud-train.conllu", [("Hwæt", "INTJ")])  # other language
+    _treebank(root, "UD_Old_English-X", "ang_x-ud-train.conllu", [("Hwæt", "INTJ")])  # another language
     task = get_task("udpos", root)
     assert [p.name for p in task.files("train", "en")] == ["en_ewt-ud-train.conllu", "en_gum-ud-train.conllu"]
     # the all-"_" sentence (treebank without text) is dropped
     assert [e.tokens for e in task.load("train", "en")] == [("A", "dog"), ("Hi",)]
-    assert task.available_languages("train") == ["en"]
+    assert [p.name for p in task.files("train", "ang")] == ["ang_x-ud-train.conllu"]
+    assert task.available_languages("train") == ["en", "ang"]  # XTREME-R's languages first, then UD's others
 
 
 def test_bad_conllu_names_file_and_line(tmp_path):
@@ -119,8 +120,8 @@ def test_xtreme_preprocessed_tsv(tmp_path):
 
 def test_unknown_language_lists_valid_ones():
     with pytest.raises(XltError) as err:
-        get_task("udpos").load("test", "sv")
-    assert "unknown language for task udpos 'sv'" in str(err.value) and "af, ar, bg" in str(err.value)
+        get_task("udpos").load("test", "qtd")  # a code-switching treebank (Turkish-German): no one family
+    assert "unknown language for task udpos 'qtd'" in str(err.value) and "af, aii, ajp" in str(err.value)
 
 
 def test_hub_config_names_and_languages_missing_from_xtreme_v1(monkeypatch):

@@ -29,9 +29,11 @@ Family naming convention (what `Language.family` holds):
   "Creole", genus "<lexifier>-based" ("French-based", "English-based", "Portuguese-based").
 - Macrolanguages and standards without a usable URIEL lineage are read through a representative
   URIEL code, recorded in the TSV's `uriel` column: ara->arb, aze->azj, msa->zsm, que->quy,
-  zho->cmn, aym->ayr, sqi->als, lvs/ltg->lav, nob/nno->nor, twi->aka, nqo->man.
-- Rows whose family/genus were written by hand have `source` = "manual-fix" (isolates, creoles, and
-  AmericasNLI's collective codes nah/oto, which URIEL lacks); all others "uriel".
+  zho->cmn, aym->ayr, sqi->als, lvs/ltg->lav, nob/nno->nor, twi->aka, nqo->man; varieties without
+  one through their standard: axm/hyw->hye, eml->egl, ota->tur, sgs->lit, vro->est, qpm (UD's Pomak)->bul.
+- Rows whose family/genus were written by hand have `source` = "manual-fix" (isolates, creoles,
+  AmericasNLI's collective codes nah/oto and Tatoeba's ber, which URIEL lacks, constructed languages and
+  historical ones URIEL has no lineage for); all others "uriel".
 
 Distances (`distances_to`): precomputed against English only, from the `uriel` code's lang2vec
 vectors: syntactic / phonological / inventory = cosine distance of the kNN-imputed `*_knn` sets,

@@ -41,6 +41,7 @@ from xlt.errors import ConfigError, DataError
 from xlt.methods import METHODS, parse_method_settings  # the method registry names the valid methods
 from xlt.methods.intermediate import parse_conditions
 from xlt.tasks.formats import decode
+from xlt.tasks.generic import KEYS as DECLARATION_KEYS, declared_entry
 from xlt.training.settings import Runtime, TrainSettings, _s, check_device, out_of_range
 
 # intermediate conditions (xlt.methods.intermediate.conditions): none, or kind:task, or a mapping with settings
@@ -52,6 +53,11 @@ class TaskEntry:
     name: str
     data_dir: str | None = None
     languages: tuple[str, ...] | str = "all"  # "all", "available" (files present) or explicit list
+    # a task declared in the study file (xlt.tasks.generic); None/empty for registered tasks
+    type: str | None = None
+    source: tuple = ()  # (key, value) pairs: files pattern or hub id, columns
+    fields: tuple = ()  # (xlt field, column) pairs
+    source_language: str | None = None
     # the entry's own `train:` as sorted (key, value) pairs; not part of equality, so entries that differ
     # only in settings share their data (the settings reach each run through `StudyConfig.train_for`)
     train: tuple = field(default=(), compare=False)
@@ -239,7 +245,7 @@ def _task_entry(item, where: str) -> TaskEntry:
         return TaskEntry(item)
     if not isinstance(item, dict) or "name" not in item:
         raise ConfigError(f"{where}: a task is a name or a mapping with 'name' (got {item!r})")
-    valid = {"name", "data_dir", "languages", "train"}
+    valid = {"name", "data_dir", "languages", "train", *DECLARATION_KEYS}
     for key in item:
         if key not in valid:
             raise _unknown_key(str(key), valid, where)
@@ -252,7 +258,8 @@ def _task_entry(item, where: str) -> TaskEntry:
     elif langs not in ("all", "available"):
         raise ConfigError(f"{where}: languages must be 'all', 'available' or a list, got {langs!r}")
     data_dir = item.get("data_dir")
-    return TaskEntry(str(item["name"]), str(data_dir) if data_dir else None, langs)
+    entry = TaskEntry(str(item["name"]), str(data_dir) if data_dir else None, langs)
+    return declared_entry(entry, item, where) if DECLARATION_KEYS & set(item) else entry
 
 
 def _entry_train(item, where) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from functools import cache, cached_property
@@ -12,8 +13,8 @@ from tqdm.auto import tqdm
 
 from xlt.errors import XltError
 from xlt.study.config import TaskEntry
-from xlt.tasks import get_task
-from xlt.tasks.base import labels_of
+from xlt.tasks.base import labels_of, unknown_language
+from xlt.tasks.generic import task_for
 from xlt.tasks.fingerprint import data_fingerprint
 from xlt.training.kinds import kind_for
 
@@ -25,11 +26,12 @@ class TaskData:
         self.entry, self.progress = entry, progress
         self._missing: XltError | None = None  # data_dir absent on this machine: raised on first read
         try:
-            self.task = get_task(entry.name, entry.data_dir)
+            self.task = task_for(entry)  # a registered task, or one declared in the study file
         except XltError as exc:
             if not entry.data_dir or Path(entry.data_dir).expanduser().exists():
                 raise
-            self._missing, self.task = exc, get_task(entry.name, None)  # the spec only; nothing is read
+            # the spec only; nothing is read
+            self._missing, self.task = exc, task_for(dataclasses.replace(entry, data_dir=None))
         self.spec = self.task.spec
         self._pools: dict[str, list] = {}
         self.unread = ""  # why this entry's data was not read (`xlt study --dry-run` without the hub)
@@ -42,10 +44,10 @@ class TaskData:
         elif langs == "available":
             chosen = self.task.available_languages("test")
         else:
-            valid = set(spec.languages) | {spec.source_language}
+            valid = set(spec.accepted_languages) | {spec.source_language}
             bad = [l for l in langs if l not in valid]
             if bad:
-                raise XltError(f"task {spec.name}: unknown language(s) {bad} (valid: {', '.join(sorted(valid))})")
+                raise unknown_language(spec, bad)
             chosen = list(dict.fromkeys(langs))  # a language listed twice is evaluated once
         if spec.source_language in spec.languages and spec.source_language not in chosen:
             chosen.insert(0, spec.source_language)  # English test is the reference for the gap

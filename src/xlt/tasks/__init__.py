@@ -7,7 +7,7 @@ from xlt.tasks.base import (
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
 from xlt.tasks import (  # noqa: E402,F401  (importing registers them)
-    americasnli, cldr, digits, lareqa, masakhaner, mewslix, mlqa, panx, sib200, snlive, tatoeba, tydiqa, udpos,
+    americasnli, cldr, digits, generic, lareqa, masakhaner, mewslix, mlqa, panx, sib200, snlive, tatoeba, tydiqa, udpos,
     xcopa, xnli, xquad,
 )
 

@@ -115,9 +115,8 @@ class Task(ABC):
         """
         if split not in self.spec.splits:
             raise unknown(f"split for task {self.name}", split, self.spec.splits)
-        valid = set(self.spec.languages) | {self.spec.source_language}
-        if language not in valid:
-            raise unknown(f"language for task {self.name}", language, valid)
+        if language not in self.spec.accepted_languages and language != self.spec.source_language:
+            raise unknown_language(self.spec, language)
 
         def read():
             with recording() as found:
@@ -196,10 +195,11 @@ class Task(ABC):
         return data_fingerprint(self.sources(pairs), self.data_dir)
 
     def available_languages(self, split: str = "test") -> list[str]:
-        """Languages whose `split` exists below `data_dir` (every language for the hub/embedded data)."""
+        """Languages whose `split` exists below `data_dir`, the task's own set first, then the further
+        released ones (`spec.released_languages`); without a data_dir, the task's own set."""
         if self.data_dir is None:
             return list(self.spec.languages)
-        return [lang for lang in self.spec.languages if self.has_local(split, lang)]
+        return [lang for lang in self.spec.accepted_languages if self.has_local(split, lang)]
 
     def has_local(self, split: str, language: str) -> bool:
         """Whether `data_dir` holds `split` for `language` (tasks with local files override this)."""
@@ -229,6 +229,20 @@ class Task(ABC):
 
     def from_hub_record(self, record: dict, origin: str):
         raise XltError(f"task {self.name} has no hub loader; pass a local data_dir")
+
+
+def unknown_language(spec: TaskSpec, bad: str | list[str]) -> XltError:
+    """One line for language codes `spec` does not read (one code as `load` meets it, or a study's list):
+    a known other name of one of its languages (a release's file code, e.g. Tatoeba's "cat" for "ca")
+    says which code to write."""
+    codes = [bad] if isinstance(bad, str) else list(bad)
+    hints = [f"{b!r} is written {spec.aliases[b]!r} here" for b in codes if b in spec.aliases]
+    if hints:
+        return XltError(f"task {spec.name}: unknown language(s) {codes}: {'; '.join(hints)}")
+    valid = set(spec.accepted_languages) | {spec.source_language}
+    if isinstance(bad, str):
+        return unknown(f"language for task {spec.name}", bad, valid)
+    return XltError(f"task {spec.name}: unknown language(s) {codes} (valid: {', '.join(sorted(valid))})")
 
 
 def has_gold(ex) -> bool:

@@ -58,3 +58,13 @@ class TaskSpec:
     citation: str = ""
     splits: tuple[str, ...] = ("train", "dev", "test")
     extra: dict = field(default_factory=dict)
+    # further languages the released files cover: accepted when named and found by `languages: available`,
+    # never part of `languages: all` (= `languages`, the benchmark's own set, e.g. XTREME-R's)
+    released_languages: tuple[str, ...] = ()
+    # other names of a language (e.g. the release's file codes) -> the task's code, for error hints
+    aliases: dict = field(default_factory=dict)
+
+    @property
+    def accepted_languages(self) -> tuple[str, ...]:
+        """Every language code the task reads: its own set, then the further released ones."""
+        return tuple(dict.fromkeys((*self.languages, *self.released_languages)))

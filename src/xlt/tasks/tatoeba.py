@@ -7,6 +7,11 @@ query i is English line i. The English side differs per language pair.
 Local layout: `<data_dir>/tatoeba.<xxx>-eng.{<xxx>,eng}` with ISO 639-3 codes (facebookresearch/LASER
 `data/tatoeba/v1/`; `data_dir` may also be the LASER repo root). XTREME's own download folder cannot be
 used: its script sorts the English side, destroying the alignment.
+
+Languages: `languages: all` is XTREME-R's 41 (the set its Tatoeba score averages); every other language
+of the LASER release (112 in all) is accepted by name and found by `languages: available`. The task's
+code for a language is its ISO 639-1 code where it has one ("ca" for the file code "cat"), else the
+file code ("ast", "kab", "yue"); writing the file code is an error that names the task's code.
 """
 
 from __future__ import annotations
@@ -29,6 +34,19 @@ ISO3 = {
     "tr": "tur", "et": "est", "fi": "fin", "hu": "hun", "az": "aze", "lt": "lit", "pl": "pol", "uk": "ukr",
     "ro": "ron",
 }
+# The rest of the LASER release (data/tatoeba/v1, 112 languages), same convention: ISO 639-1 if any.
+RELEASED = {
+    "am": "amh", "ang": "ang", "arq": "arq", "arz": "arz", "ast": "ast", "awa": "awa", "be": "bel", "ber": "ber",
+    "br": "bre", "bs": "bos", "ca": "cat", "cbk": "cbk", "ceb": "ceb", "ch": "cha", "cs": "ces", "csb": "csb",
+    "cy": "cym", "da": "dan", "dsb": "dsb", "dtp": "dtp", "eo": "epo", "fo": "fao", "fy": "fry", "ga": "gle",
+    "gd": "gla", "gl": "glg", "gsw": "gsw", "hr": "hrv", "hsb": "hsb", "hy": "hye", "ia": "ina", "ie": "ile",
+    "io": "ido", "is": "isl", "kab": "kab", "km": "khm", "ku": "kur", "kw": "cor", "kzj": "kzj", "la": "lat",
+    "lfn": "lfn", "lvs": "lvs", "max": "max", "mhr": "mhr", "mk": "mkd", "mn": "mon", "nb": "nob", "nds": "nds",
+    "nn": "nno", "nov": "nov", "oc": "oci", "orv": "orv", "pam": "pam", "pms": "pms", "sk": "slk", "sl": "slv",
+    "sq": "sqi", "sr": "srp", "sv": "swe", "swg": "swg", "tk": "tuk", "tt": "tat", "tzl": "tzl", "ug": "uig",
+    "uz": "uzb", "war": "war", "wuu": "wuu", "xh": "xho", "yi": "yid", "yue": "yue", "zsm": "zsm",
+}
+FILE_CODES = {**ISO3, **RELEASED}
 
 
 @register
@@ -52,6 +70,8 @@ class Tatoeba(Task):
         license="CC BY 2.0 FR (Tatoeba sentences)",
         citation="Artetxe & Schwenk 2019, Massively Multilingual Sentence Embeddings, TACL",
         splits=("test",),
+        released_languages=tuple(RELEASED),
+        aliases={file: code for code, file in FILE_CODES.items() if file != code},
     )
 
     def _root(self) -> Path:
@@ -64,10 +84,10 @@ class Tatoeba(Task):
         return stem.with_name(f"{stem.name}.{code}"), stem.with_name(f"{stem.name}.eng")
 
     def _code(self, language: str) -> str:
-        if language not in ISO3:
+        if language not in FILE_CODES:
             raise DataError(f"task {self.name}: {language!r} has no Tatoeba pair file; queries are "
                             "non-English sentences, English is the candidate side")
-        return ISO3[language]
+        return FILE_CODES[language]
 
     def has_local(self, split: str, language: str) -> bool:
         return all(p.is_file() for p in self._files(language))

@@ -1,4 +1,10 @@
-"""UD-POS: universal part-of-speech tagging (17 UPOS tags) on Universal Dependencies, 38 languages.
+"""UD-POS: universal part-of-speech tagging (17 UPOS tags) on Universal Dependencies.
+
+Languages: `languages: all` is XTREME-R's 38 (the set its averages use); every other language with a UD
+treebank (UD's file-name codes: ISO 639-1, else 639-3, as `<code>_<treebank>-ud-<split>.conllu`; 188 in
+the 2025 releases' 350 treebanks) is accepted by name and found by `languages: available`. Not accepted:
+the code-switching treebanks (qaf Maghrebi Arabic-French, qfn Frisian-Dutch, qtd Turkish-German, qte
+Telugu-English, qti), which have no single language to place in a family; qpm (Pomak) is accepted.
 
 Local layouts, below `data_dir`:
 1. A UD release folder (e.g. ud-treebanks-v2.7/) of treebank folders `UD_<Lang>-<TB>/`, or one treebank
@@ -37,6 +43,13 @@ from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
 LANGUAGES = tuple("af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi "
                   "yo zh lt pl uk wo ro".split())
+# Every other UD language (treebank file codes of the 2025 releases), code-switching treebanks excepted.
+RELEASED = tuple("""
+ab abq aii ajp akk aln am ang apu aqz arh arr as axm az azz bar be bej bho bm bn bor br brh bxr ca ceb ckb ckt
+cop cpg cs ctn cu cy da egy eme eo ess fo frm fro ga gd gl gn gor got grc gsw gu gub gun gv gwi gya ha hbo hit
+hr hsb ht hy hyw is jaa jv ka kbc kmr koi kpv krl ky la lb lij ltg lv lzh mdf mk ml mpu mt myu myv nap naq nds
+ne nhi nmf no oc oge olo or orv ota otk pa pad pay pcm pro ps qpm quc ruc sa sab sah say scn sd sdh sga si sjo
+sk sl sme sms sq sr ssp sv swl tn tpn tt ug urb uz vep wbp wuu xav xcl xnr xpg xum yi yrk yrl yue zza""".split())
 # google/xtreme names its udpos configs by English language name; XTREME v1 lacks lt pl uk wo ro.
 _HUB_NAMES = dict(zip(
     "af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo zh".split(),
@@ -68,6 +81,7 @@ class UdPos(Task):
         license="per treebank (CC BY-SA, CC BY, some CC BY-NC-SA: e.g. eu BDT, ta TTB, tr IMST)",
         citation="de Marneffe et al. 2021, Universal Dependencies, Computational Linguistics; "
         "Nivre et al. 2020, UD v2, LREC",
+        released_languages=RELEASED,
     )
 
     def files(self, split: str, language: str) -> list[Path]:
