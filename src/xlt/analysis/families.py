@@ -73,17 +73,21 @@ def _group_value(registry, code: str, col: str) -> str:
 def language_groups(codes, by: str = "family") -> dict[str, str]:
     """code -> its group under registry column `by` (family, genus, word-order, adposition, script, resource or
     any registry column); codes the registry cannot resolve, or without a value, -> "unknown" (warns once)."""
-    registry, col, out, unknown = _registry(), grouping(by), {}, []
+    registry, col, out, unknown, empty = _registry(), grouping(by), {}, [], []
     for code in codes:
         try:
             value = _group_value(registry, code, col)
         except Exception:  # the registry's error type for an unknown code is its own business
-            value = ""
-        out[code] = value or "unknown"
-        if not value:
+            value = None
             unknown.append(code)
+        out[code] = value or "unknown"
+        if value == "":
+            empty.append(code)
     if unknown:
-        warnings.warn(f"language registry has no {col} for {', '.join(sorted(unknown))}: group 'unknown'",
+        warnings.warn(f"language registry cannot resolve {', '.join(sorted(unknown))}: {col} 'unknown'",
+                      stacklevel=3)
+    if empty:
+        warnings.warn(f"language registry has no {col} for {', '.join(sorted(empty))}: {col} 'unknown'",
                       stacklevel=3)
     return out
 

@@ -184,11 +184,22 @@ def _seed_term(cells: list[_Cell], n: int, rng: np.random.Generator, seed_draw: 
     return out
 
 
-def _interval(cells: list[_Cell], n_boot: int, alpha: float, rng, seed_draw: str) -> Interval:
+def _replicates(cells: list[_Cell], n_boot: int, rng, seed_draw: str) -> np.ndarray:
+    """n_boot bootstrap replicates of T = sum_k w_k mean(Y_k): steps 1 (examples) + 2 (seeds)."""
     rng = _rng(rng)
+    return sum(_draw(z, n_boot, rng) for z in _example_sums(cells)) + _seed_term(cells, n_boot, rng, seed_draw)
+
+
+def _measurement_variance(cells: list[_Cell]) -> float:
+    """Variance of T that steps 1 + 2 draw: per example group var(z) / C, plus per seed group the seed
+    variance / S (xlt.analysis.regression subtracts it from the residual variance across languages)."""
+    examples = sum(float(np.var(z)) / len(z) for z in _example_sums(cells))
+    return examples + sum(float(np.mean(d**2)) / len(d) for d in _seed_deviations(cells))
+
+
+def _interval(cells: list[_Cell], n_boot: int, alpha: float, rng, seed_draw: str) -> Interval:
     est = float(sum(c.w * c.y.mean() for c in cells))
-    reps = sum(_draw(z, n_boot, rng) for z in _example_sums(cells)) + _seed_term(cells, n_boot, rng, seed_draw)
-    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    lo, hi = np.quantile(_replicates(cells, n_boot, rng, seed_draw), [alpha / 2, 1 - alpha / 2])
     return Interval(est, float(lo), float(hi))
 
 
