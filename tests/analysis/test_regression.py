@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from xlt import languages
 from xlt.analysis import regression, stats
@@ -65,7 +64,7 @@ def test_without_the_language_term_the_interval_would_be_too_narrow():
         hat = np.linalg.pinv(np.column_stack([np.ones(len(x)), x.to_numpy(float)]))
         cells = regression._cells(ya, yb, hat[1], list(x.index), paired=True)
         lo, hi = np.quantile(hat[1] @ np.array([ya[l].mean() - yb[l].mean() for l in x.index])
-                             - np.mean(reps := stats._replicates(cells, 400, rng, "t")) + reps, [0.025, 0.975])
+                             - np.mean(reps := stats.replicates(cells, 400, rng, "t")) + reps, [0.025, 0.975])
         naive += not (lo <= 0 <= hi)
     assert naive >= 10, naive  # languages fixed: 14 of 60 here; P(>= 10 | nominal 5 %) = 0.002
     assert full <= 8, full  # 3 expected

@@ -73,7 +73,8 @@ def test_group_by_each_named_grouping(by):
 
 
 def test_group_by_any_registry_column():
-    assert groups_of(["en", "de"], "word_order_source") == {"en": "wals", "de": groups_of(["de"], "word-order-source")["de"]}
+    assert groups_of(["en", "de"], "word_order_source") == {"en": "wals",
+                                                              "de": groups_of(["de"], "word-order-source")["de"]}
     assert groups_of(["zh_Hant", "zh"], "script") == {"zh_Hant": "Hant", "zh": "Hans"}
     assert group_column("word-order") == "word_order"
 

@@ -134,7 +134,8 @@ def _by_family(langs, families: dict[str, str]) -> list[tuple[str, list[str]]]:
 
 
 def family_table(examples: pd.DataFrame, metric: str = "accuracy", n_boot: int = 2000, alpha: float = 0.05,
-                 seed: int = 0, source: str | None = None, seed_draw: str = "t", group_by: str = "family") -> pd.DataFrame:
+                 seed: int = 0, source: str | None = None, seed_draw: str = "t",
+                 group_by: str = "family") -> pd.DataFrame:
     """Per task x condition x family of `examples` (`Store.example_frame`): n_languages, mean with CI,
     and gap = source - family mean with CI. group_by: any registry grouping (`grouping`); the `family` column
     then holds that group and the `group_by` column names the registry column."""
@@ -379,3 +380,13 @@ def _mixed(formula: str, data: pd.DataFrame, n_lang: int) -> dict:
     return {"ok": True, "message": "; ".join(sorted({str(w.message) for w in caught})),
             "converged": bool(fit.converged), "language_var": float(fit.cov_re.iloc[0, 0]),
             "coefficients": _coefficients(fit, list(fit.fe_params.index))}
+
+
+def condition_matrices(examples: pd.DataFrame, metric: str) -> dict[tuple, tuple[tuple, dict[str, np.ndarray]]]:
+    """(task, model, method, intermediate) -> (seeds, language -> seeds x examples) of one per-example metric."""
+    return _matrices(examples_for(examples, metric))
+
+
+def pick_condition(keys, task: str, spec: dict) -> tuple | None:
+    """The key of `condition_matrices` for the one condition of `task` that `spec` names (None if none)."""
+    return _pick(keys, task, spec)

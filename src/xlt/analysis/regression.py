@@ -32,7 +32,8 @@ import pandas as pd
 
 from xlt.analysis import stats
 from xlt.analysis.condition import Condition
-from xlt.analysis.families import _matrices, _pick, _registry, _source, examples_for
+from xlt.analysis.families import condition_matrices, pick_condition
+from xlt.analysis.results import source_language
 from xlt.errors import XltError
 
 DISTANCES = ("syntactic", "phonological", "inventory", "genetic", "geographic")
@@ -43,7 +44,9 @@ CLAIM = ("Observational: the languages were not randomised to distances, so a co
 
 def predictors(langs, names=DISTANCES, resource: bool = True) -> pd.DataFrame:
     """language -> URIEL distances to English (`names`) and the Joshi class ("resource"); NaN where unknown."""
-    registry, rows = _registry(), {}
+    from xlt import languages as registry
+
+    rows = {}
     for code in langs:
         try:
             d = registry.distances_to(code)
@@ -59,21 +62,21 @@ def predictors(langs, names=DISTANCES, resource: bool = True) -> pd.DataFrame:
 
 def _cells(ya: dict, yb: dict | None, weights: np.ndarray, langs: list[str], paired: bool) -> list:
     """The (language, condition) cells of d_l with weight w_l (stats' seed and example keys)."""
-    par = stats._is_parallel(None, *ya.values())
+    par = stats.is_parallel(*ya.values())
     ex = (lambda l: 0) if par else (lambda l: l)
     if yb is None:
-        return [stats._Cell(ya[l], w, "a", ex(l)) for l, w in zip(langs, weights)]
+        return [stats.cell(ya[l], w, "a", ex(l)) for l, w in zip(langs, weights)]
     if paired:
-        return [stats._Cell(ya[l] - yb[l], w, "ab", ex(l)) for l, w in zip(langs, weights)]
-    return ([stats._Cell(ya[l], w, "a", ex(l)) for l, w in zip(langs, weights)]
-            + [stats._Cell(yb[l], -w, "b", ex(l)) for l, w in zip(langs, weights)])
+        return [stats.cell(ya[l] - yb[l], w, "ab", ex(l)) for l, w in zip(langs, weights)]
+    return ([stats.cell(ya[l], w, "a", ex(l)) for l, w in zip(langs, weights)]
+            + [stats.cell(yb[l], -w, "b", ex(l)) for l, w in zip(langs, weights)])
 
 
 def fit(ya: dict, yb: dict | None, x: pd.DataFrame, n_boot: int = 2000, alpha: float = 0.05, rng=None,
         paired: bool = False, seed_draw: str = "t") -> dict:
     """OLS of d_l (A - B, or A alone when yb is None) on the columns of x (languages as rows, an intercept is
     added) with the three-level bootstrap of the module docstring. ya / yb: language -> seeds x examples."""
-    rng = stats._rng(rng)
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     langs = list(x.index)
     design = np.column_stack([np.ones(len(langs)), x.to_numpy(float)])
     names = ["intercept", *x.columns]
@@ -82,11 +85,11 @@ def fit(ya: dict, yb: dict | None, x: pd.DataFrame, n_boot: int = 2000, alpha: f
     d = np.array([ya[l].mean() - (yb[l].mean() if yb is not None else 0.0) for l in langs])
     coef = hat @ d
     resid = d - design @ coef
-    measurement = np.array([stats._measurement_variance(_cells(ya, yb, np.ones(1), [l], paired)) for l in langs])
+    measurement = np.array([stats.measurement_variance(_cells(ya, yb, np.ones(1), [l], paired)) for l in langs])
     v_lang = max(0.0, float(resid @ resid) / (n - p) - float(measurement.mean()))
     rows = []
     for j, name in enumerate(names):
-        reps = stats._replicates(_cells(ya, yb, hat[j], langs, paired), n_boot, rng, seed_draw)
+        reps = stats.replicates(_cells(ya, yb, hat[j], langs, paired), n_boot, rng, seed_draw)
         reps = reps + np.sqrt(v_lang * float(hat[j] @ hat[j])) * rng.standard_t(n - p, n_boot)
         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
         rows.append({"term": name, "coef": float(coef[j]), "ci_low": float(lo), "ci_high": float(hi),
@@ -105,11 +108,11 @@ def interaction_regression(examples: pd.DataFrame, a: dict, b: dict | None = Non
     boot_sd per term; scores in [0, 1] per unit of distance / per resource class), n_languages, seeds, paired,
     language_var, measurement_var, r2, notes, data, coverage, claim. Predictors missing for a language drop the
     language, predictors missing or constant everywhere are dropped (both in notes)."""
-    mats = _matrices(examples_for(examples, metric))
+    mats = condition_matrices(examples, metric)
     rng, out = np.random.default_rng(seed), []
     for tk in sorted({k[0] for k in mats}):
-        ka = _pick(mats, tk, a)
-        kb = _pick(mats, tk, b) if b is not None else None
+        ka = pick_condition(mats, tk, a)
+        kb = pick_condition(mats, tk, b) if b is not None else None
         if ka is None or (b is not None and kb is None):
             continue
         out.append(_task(tk, mats, ka, kb, metric, names, resource, n_boot, alpha, rng, source, seed_draw))
@@ -119,7 +122,7 @@ def interaction_regression(examples: pd.DataFrame, a: dict, b: dict | None = Non
 
 
 def _task(tk, mats, ka, kb, metric, names, resource, n_boot, alpha, rng, source, seed_draw) -> dict:
-    (sa, ma), src = mats[ka], _source(tk, source)
+    (sa, ma), src = mats[ka], source or source_language(tk)
     sb, mb = mats[kb] if kb is not None else (sa, None)
     langs = sorted(l for l in ma if l != src and (mb is None or (l in mb and mb[l].shape[1] == ma[l].shape[1])))
     notes: list[str] = []

@@ -184,13 +184,13 @@ def _seed_term(cells: list[_Cell], n: int, rng: np.random.Generator, seed_draw: 
     return out
 
 
-def _replicates(cells: list[_Cell], n_boot: int, rng, seed_draw: str) -> np.ndarray:
+def replicates(cells: list[_Cell], n_boot: int, rng, seed_draw: str = "t") -> np.ndarray:
     """n_boot bootstrap replicates of T = sum_k w_k mean(Y_k): steps 1 (examples) + 2 (seeds)."""
     rng = _rng(rng)
     return sum(_draw(z, n_boot, rng) for z in _example_sums(cells)) + _seed_term(cells, n_boot, rng, seed_draw)
 
 
-def _measurement_variance(cells: list[_Cell]) -> float:
+def measurement_variance(cells: list[_Cell]) -> float:
     """Variance of T that steps 1 + 2 draw: per example group var(z) / C, plus per seed group the seed
     variance / S (xlt.analysis.regression subtracts it from the residual variance across languages)."""
     examples = sum(float(np.var(z)) / len(z) for z in _example_sums(cells))
@@ -199,7 +199,7 @@ def _measurement_variance(cells: list[_Cell]) -> float:
 
 def _interval(cells: list[_Cell], n_boot: int, alpha: float, rng, seed_draw: str) -> Interval:
     est = float(sum(c.w * c.y.mean() for c in cells))
-    lo, hi = np.quantile(_replicates(cells, n_boot, rng, seed_draw), [alpha / 2, 1 - alpha / 2])
+    lo, hi = np.quantile(replicates(cells, n_boot, rng, seed_draw), [alpha / 2, 1 - alpha / 2])
     return Interval(est, float(lo), float(hi))
 
 
@@ -253,6 +253,17 @@ def bootstrap_mean_ci(per_seed_example_scores, n_boot: int = 2000, alpha: float 
 
 def _language_cells(langs: Mapping, weight: float, seeds: object, parallel: bool) -> list[_Cell]:
     return [_Cell(as_matrix(y), weight, seeds, 0 if parallel else lang) for lang, y in langs.items()]
+
+
+def cell(y, w: float, seeds: object, examples: object) -> _Cell:
+    """One weighted (condition, language) cell of a statistic sum_k w_k mean(Y_k) for `replicates`: y is seeds x
+    examples; cells with equal `seeds` keys are the same runs, with equal `examples` keys the same test examples."""
+    return _Cell(as_matrix(y), w, seeds, examples)
+
+
+def is_parallel(*matrices: np.ndarray) -> bool:
+    """Whether matrices are taken as parallel test sets (same number of examples: see `_is_parallel`)."""
+    return _is_parallel(None, *matrices)
 
 
 def _is_parallel(parallel: bool | None, *matrices: np.ndarray) -> bool:

@@ -59,8 +59,8 @@ __all__ = ["DISTANCE_KINDS", "GROUPINGS", "Language", "all_languages", "distance
 _HERE = Path(__file__).resolve().parent
 LANGUAGES_TSV = _HERE / "languages.tsv"
 DISTANCES_TSV = _HERE / "uriel_distances_en.tsv"
-LANGUAGE_COLUMNS = ("iso639_3", "iso639_1", "name", "script", "family", "genus", "uriel", "source", "note", "word_order",
-                    "word_order_source", "adposition", "adposition_source", "resource")
+LANGUAGE_COLUMNS = ("iso639_3", "iso639_1", "name", "script", "family", "genus", "uriel", "source", "note",
+                    "word_order", "word_order_source", "adposition", "adposition_source", "resource")
 DISTANCE_KINDS = ("syntactic", "geographic", "phonological", "genetic", "inventory", "featural")
 DISTANCE_REFERENCE = "eng"
 
