@@ -56,13 +56,12 @@ def test_holm_can_reject_a_strong_effect_among_many_tests():
     assert stats.holm([coarse.p_value] + [r.p_value for r in fine[1:]])[0] > 0.05
 
 
-def test_sequential_p_values_are_valid_under_the_null():
+def test_sequential_p_values_are_uniform_under_the_null():
+    # continuous per-example scores (like per-sentence F1), so the test is not conservative through ties
     rng, ps = np.random.default_rng(5), []
     for i in range(300):
-        a, b = _pair(rng, 0.6, 0.6, n=60, seeds=1)
-        ps.append(stats.paired_difference(a[0], b[0], n_boot=100, n_perm=5000, rng=i).p_value)
+        ps.append(stats.paired_difference(rng.random(60), rng.random(60), n_boot=100, n_perm=5000, rng=i).p_value)
     ps = np.array(ps)
-    # 300 null tests: P(p <= 0.05) <= 0.05 (0/1 scores make the test slightly conservative) -> at most about 15;
-    # binomial 99.9 % range about 4..29
-    assert 4 <= np.sum(ps <= 0.05) <= 29
-    assert np.sum(ps <= 0.10) <= 30 + 16 and np.sum(ps <= 0.01) <= 3 + 6
+    # 300 null tests: 15 expected at p <= 0.05 and 30 at p <= 0.10 (binomial 99.9 % ranges 4..29 and 14..49)
+    assert 4 <= np.sum(ps <= 0.05) <= 29 and 14 <= np.sum(ps <= 0.10) <= 49
+    assert 0.44 < ps.mean() < 0.56
