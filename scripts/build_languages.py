@@ -286,7 +286,7 @@ def _tsv(header: list[str], columns, rows: list[list[str]]) -> str:
 def build() -> dict[str, str]:
     """{path: text} of both registry files (what `main` writes)."""
     versions = f"lang2vec {metadata.version('lang2vec')}, babel {metadata.version('babel')}"
-    rows = _rows()
+    rows = typology(_rows())
     cite = ("URIEL: Littell et al. 2017 (EACL), via lang2vec; lineages from Glottolog (CC-BY-4.0). "
             "Names and scripts: Unicode CLDR (Unicode License v3), via babel.")
     languages = _tsv(
@@ -296,6 +296,8 @@ def build() -> dict[str, str]:
          + "; genus = level 1;",
          "isolates: '<Name> (isolate)'; creoles: family 'Creole', genus '<lexifier>-based';"
          " `uriel` = code read in URIEL; source = uriel | manual-fix.",
+         "word_order / adposition: URIEL syntax features, observed (WALS, SSWL, Ethnologue) where one value is given,"
+         " else kNN-predicted; *_source says which. resource: Joshi et al. 2020 class (joshi2020_classes.tsv).",
          cite],
         LANGUAGE_COLUMNS, [[r[c] for c in LANGUAGE_COLUMNS] for r in rows])
     ref = DISTANCE_REFERENCE
@@ -327,6 +329,68 @@ def main(argv: list[str] | None = None) -> int:
     verb = "stale" if args.check else "rewrote"
     print(f"{verb}: {', '.join(p.name for p in stale)}" if stale else "up to date")
     return 1 if args.check and stale else 0
+
+
+# --- typology and resource columns (word order, adposition order, Joshi et al. 2020 class) ------------
+WORD_ORDERS = ("SVO", "SOV", "VSO", "VOS", "OVS", "OSV")
+ADPOSITIONS = {"ADPOSITION_BEFORE_NOUN": "prepositions", "ADPOSITION_AFTER_NOUN": "postpositions"}
+# Observed URIEL syntax sources in order of preference (lang2vec's syntax_wals, syntax_sswl, syntax_ethnologue);
+# the kNN prediction (syntax_knn) is the fallback, and the *_source column says which one decided.
+OBSERVED_SOURCES = (("WALS", "wals"), ("SSWL", "sswl"), ("ETHNO", "ethnologue"))
+JOSHI_TSV = LANGUAGES_TSV.parent / "joshi2020_classes.tsv"
+
+
+@lru_cache(maxsize=1)
+def _observed() -> tuple[dict, list, list, np.ndarray]:
+    f = _data("features.npz")
+    return {c: i for i, c in enumerate(f["langs"])}, list(f["feats"]), list(f["sources"]), f["data"]
+
+
+def _categorical(code: str, labels: dict[str, str]) -> tuple[str, str]:
+    """(label, source) of a one-of-N URIEL feature group (`labels`: feature without 'S_' -> label): the first
+    observed source where exactly one feature of the group is 1, else the kNN prediction's argmax; ('', '')
+    when URIEL has neither."""
+    index, feats, sources, data = _observed()
+    cols = [feats.index("S_" + f) for f in labels]
+    if code in index:
+        for name, tag in OBSERVED_SOURCES:
+            v = data[index[code], cols, sources.index(name)]
+            if (v >= 0).all() and (v == 1).sum() == 1:
+                return list(labels.values())[int(np.argmax(v))], tag
+    pred = _data("feature_predictions.npz")
+    pindex = {c: i for i, c in enumerate(pred["langs"])}
+    if code not in pindex:
+        return "", ""
+    pfeats = list(pred["feats"])
+    v = pred["data"][pindex[code], [pfeats.index("S_" + f) for f in labels], 0]
+    return list(labels.values())[int(np.argmax(v))], "knn"
+
+
+def word_order(code: str) -> tuple[str, str]:
+    """Basic word order (SVO, SOV, ...) of a URIEL code and where it came from (wals | sswl | ethnologue | knn)."""
+    return _categorical(code, {o: o for o in WORD_ORDERS})
+
+
+def adposition(code: str) -> tuple[str, str]:
+    """prepositions | postpositions of a URIEL code and where it came from."""
+    return _categorical(code, ADPOSITIONS)
+
+
+def joshi_classes() -> dict[str, str]:
+    """iso639_3 -> Joshi et al. 2020 class ("0".."5") from the shipped table."""
+    lines = [line for line in JOSHI_TSV.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    rows = [dict(zip(lines[0].split("\t"), line.split("\t"))) for line in lines[1:]]
+    return {r["iso639_3"]: r["joshi_class"] for r in rows}
+
+
+def typology(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows with word_order(_source), adposition(_source) (read through the row's `uriel` code) and resource."""
+    classes = joshi_classes()
+    for r in rows:
+        r["word_order"], r["word_order_source"] = word_order(r["uriel"]) if r["uriel"] else ("", "")
+        r["adposition"], r["adposition_source"] = adposition(r["uriel"]) if r["uriel"] else ("", "")
+        r["resource"] = classes.get(r["iso639_3"], "")
+    return rows
 
 
 if __name__ == "__main__":

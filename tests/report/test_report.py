@@ -55,8 +55,7 @@ def test_family_numbers_in_all_formats(study_db, texts):
 
 def test_paired_comparison_per_family(study_db, texts):
     a, b = ({"model": m, "method": "finetune", "intermediate": "none"} for m in MODELS)
-    c = paired_comparison(Store(study_db).example_frame(STUDY, TASK), a, b, n_boot=N_BOOT,
-                          n_perm=N_BOOT).set_index("family")
+    c = paired_comparison(Store(study_db).example_frame(STUDY, TASK), a, b, n_boot=N_BOOT).set_index("family")
     ie = c.loc["Indo-European"]
     assert ie["diff"] < 0 and ie["ci_high"] < 0 and ie["p_holm"] < 0.05  # the planted effect, B = xlmr better
     assert ie["n_languages"] == len(INDO_EUROPEAN)

@@ -48,21 +48,53 @@ def _registry():
     return languages
 
 
-def language_families(codes) -> dict[str, str]:
-    """code -> family from the language registry; unresolvable codes -> "unknown" (warns once)."""
-    registry, out, unknown = _registry(), {}, []
+JOSHI_NAMES = {0: "Left-Behinds", 1: "Scraping-Bys", 2: "Hopefuls", 3: "Rising Stars", 4: "Underdogs", 5: "Winners"}
+
+
+def grouping(by: str) -> str:
+    """The registry column a grouping name means ("word-order" -> "word_order"); XltError (one line listing the
+    valid names) for an unknown one."""
+    registry = _registry()
+    if registry is None or not hasattr(registry, "group_column"):
+        if by != "family":
+            raise XltError(f"grouping {by!r} needs the language registry (only 'family' works without it)")
+        return "family"
+    return registry.group_column(by)
+
+
+def _group_value(registry, code: str, col: str) -> str:
+    lang = registry.lookup(code)
+    value = getattr(lang, col) if hasattr(lang, col) else registry.groups_of([code], col)[code]
+    if col == "resource" and value not in (None, ""):
+        return f"{int(value)} {JOSHI_NAMES[int(value)]}"  # "2 Hopefuls": sorts by class, reads as a name
+    return "" if value is None else str(value)
+
+
+def language_groups(codes, by: str = "family") -> dict[str, str]:
+    """code -> its group under registry column `by` (family, genus, word-order, adposition, script, resource or
+    any registry column); codes the registry cannot resolve, or without a value, -> "unknown" (warns once)."""
+    registry, col, out, unknown, empty = _registry(), grouping(by), {}, [], []
     for code in codes:
         try:
-            family = registry.lookup(code).family
+            value = _group_value(registry, code, col)
         except Exception:  # the registry's error type for an unknown code is its own business
-            family = None
-        out[code] = family or "unknown"
-        if not family:
+            value = None
             unknown.append(code)
+        out[code] = value or "unknown"
+        if value == "":
+            empty.append(code)
     if unknown:
-        warnings.warn(f"language registry cannot resolve {', '.join(sorted(unknown))}: family 'unknown'",
+        warnings.warn(f"language registry cannot resolve {', '.join(sorted(unknown))}: {col} 'unknown'",
+                      stacklevel=3)
+    if empty:
+        warnings.warn(f"language registry has no {col} for {', '.join(sorted(empty))}: {col} 'unknown'",
                       stacklevel=3)
     return out
+
+
+def language_families(codes) -> dict[str, str]:
+    """code -> family from the language registry; unresolvable codes -> "unknown" (warns once)."""
+    return language_groups(codes, "family")
 
 
 def _source(task: str, source: str | None) -> str:
@@ -90,8 +122,8 @@ def _matrices(df: pd.DataFrame) -> dict[tuple, tuple[tuple, dict[str, np.ndarray
     return out
 
 
-def _target_families(mats: dict, source: str | None) -> dict[str, str]:
-    return language_families(sorted({l for (tk, *_), (_, m) in mats.items() for l in m if l != _source(tk, source)}))
+def _target_families(mats: dict, source: str | None, by: str = "family") -> dict[str, str]:
+    return language_groups(sorted({l for (tk, *_), (_, m) in mats.items() for l in m if l != _source(tk, source)}), by)
 
 
 def _by_family(langs, families: dict[str, str]) -> list[tuple[str, list[str]]]:
@@ -102,11 +134,14 @@ def _by_family(langs, families: dict[str, str]) -> list[tuple[str, list[str]]]:
 
 
 def family_table(examples: pd.DataFrame, metric: str = "accuracy", n_boot: int = 2000, alpha: float = 0.05,
-                 seed: int = 0, source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
+                 seed: int = 0, source: str | None = None, seed_draw: str = "t",
+                 group_by: str = "family") -> pd.DataFrame:
     """Per task x condition x family of `examples` (`Store.example_frame`): n_languages, mean with CI,
-    and gap = source - family mean with CI."""
+    and gap = source - family mean with CI. group_by: any registry grouping (`grouping`); the `family` column
+    then holds that group and the `group_by` column names the registry column."""
+    col = grouping(group_by)
     mats = _matrices(examples_for(examples, metric))
-    families = _target_families(mats, source)
+    families = _target_families(mats, source, group_by)
     rng, rows = np.random.default_rng(seed), []
     for (tk, *cond), (seeds, m) in mats.items():
         src = _source(tk, source)
@@ -116,7 +151,7 @@ def family_table(examples: pd.DataFrame, metric: str = "accuracy", n_boot: int =
             gap = (stats.gap_ci(m[src], sub, n_boot, alpha, rng, seed_draw=seed_draw) if src in m
                    else stats.Interval(*[np.nan] * 3))
             rows.append({
-                "task": tk, "metric": metric, **dict(zip(FIELDS, cond)), "family": family,
+                "task": tk, "metric": metric, **dict(zip(FIELDS, cond)), "group_by": col, "family": family,
                 "n_languages": len(langs), "languages": ",".join(langs), "n_seeds": len(seeds),
                 "mean": mean.estimate, "ci_low": mean.low, "ci_high": mean.high, "source": src,
                 "source_score": float(m[src].mean()) if src in m else np.nan,
@@ -132,18 +167,21 @@ def _pick(keys, task: str, spec: dict) -> tuple | None:
 
 
 def paired_comparison(examples: pd.DataFrame, a: dict, b: dict, level: str = "family", metric: str = "accuracy",
-                      n_boot: int = 2000, n_perm: int = 2000, alpha: float = 0.05, seed: int = 0,
-                      source: str | None = None, seed_draw: str = "t") -> pd.DataFrame:
+                      n_boot: int = 2000, n_perm: int | None = None, alpha: float = 0.05, seed: int = 0,
+                      source: str | None = None, seed_draw: str = "t", group_by: str = "family") -> pd.DataFrame:
     """A minus B per (task, family) or (task, language) of `examples` on their shared test examples.
 
     a, b: dicts with some of model / method / intermediate; each must match one condition per task.
     Seeds are paired when A and B have the same seed set, independent otherwise. p_holm adjusts
-    p_value over all returned rows (Holm-Bonferroni)."""
+    p_value over all returned rows (Holm-Bonferroni). n_perm: sign-flip draws per row; None = enough for
+    the number of rows (`stats.permutations_for`), so that the p resolution never blocks Holm; p_min is
+    each row's smallest attainable p. group_by: as in `family_table`."""
     if level not in ("family", "language"):
         raise XltError(f"level must be 'family' or 'language', not {level!r}")
+    col = grouping(group_by)
     mats = _matrices(examples_for(examples, metric))
-    families = _target_families(mats, source)
-    rng, rows, found = np.random.default_rng(seed), [], False
+    families = _target_families(mats, source, group_by)
+    rng, jobs, rows, found = np.random.default_rng(seed), [], [], False
     for tk in sorted({k[0] for k in mats}):
         ka, kb = _pick(mats, tk, a), _pick(mats, tk, b)
         if ka is None or kb is None:
@@ -156,18 +194,22 @@ def paired_comparison(examples: pd.DataFrame, a: dict, b: dict, level: str = "fa
                           stacklevel=2)
             langs = [l for l in langs if l not in differ]
         units = ([(families[l], [l]) for l in langs] if level == "language" else _by_family(langs, families))
-        for family, ls in units:
-            r = stats.paired_difference({l: ma[l] for l in ls}, {l: mb[l] for l in ls}, n_boot, n_perm, alpha,
-                                        rng, paired_seeds=sa == sb, seed_draw=seed_draw)
-            rows.append({
-                "task": tk, "metric": metric, "level": level, "family": family,
-                "language": ls[0] if level == "language" else ",".join(ls),
-                "a": Condition(*ka[1:]).label, "b": Condition(*kb[1:]).label, "n_languages": r.n_languages,
-                "n_examples": r.n_examples, "seeds_a": r.seeds_a, "seeds_b": r.seeds_b,
-                "paired_seeds": r.paired_seeds, "mean_a": float(np.mean([ma[l].mean() for l in ls])),
-                "mean_b": float(np.mean([mb[l].mean() for l in ls])), "diff": r.diff, "ci_low": r.low,
-                "ci_high": r.high, "p_value": r.p_value, "cohens_d": r.cohens_d,
-            })
+        jobs += [(tk, ka, kb, family, ls) for family, ls in units]
+    n_perm = stats.permutations_for(len(jobs), alpha) if n_perm is None else n_perm
+    for tk, ka, kb, family, ls in jobs:
+        (sa, ma), (sb, mb) = mats[ka], mats[kb]
+        r = stats.paired_difference({l: ma[l] for l in ls}, {l: mb[l] for l in ls}, n_boot, n_perm, alpha,
+                                    rng, paired_seeds=sa == sb, seed_draw=seed_draw)
+        rows.append({
+            "task": tk, "metric": metric, "level": level, "group_by": col, "family": family,
+            "language": ls[0] if level == "language" else ",".join(ls),
+            "a": Condition(*ka[1:]).label, "b": Condition(*kb[1:]).label, "n_languages": r.n_languages,
+            "n_examples": r.n_examples, "seeds_a": r.seeds_a, "seeds_b": r.seeds_b,
+            "paired_seeds": r.paired_seeds, "mean_a": float(np.mean([ma[l].mean() for l in ls])),
+            "mean_b": float(np.mean([mb[l].mean() for l in ls])), "diff": r.diff, "ci_low": r.low,
+            "ci_high": r.high, "p_value": r.p_value, "cohens_d": r.cohens_d, "p_min": r.p_min,
+            "n_perm": r.n_perm, "p_method": r.p_method,
+        })
     if not found:
         raise XltError(f"no task has runs for both {a} and {b}")
     out = pd.DataFrame(rows)
@@ -203,19 +245,42 @@ SCORE_COLUMNS = ("mean", "ci_low", "ci_high", "source_score", "gap", "gap_ci_low
 
 def to_text(table: pd.DataFrame) -> str:
     """A `family_table` or `paired_comparison` as a text table: scores x100 (the headers say so), one
-    condition label per row."""
+    condition label per row, the group column named after its grouping (family, word_order, ...)."""
+    group = table["group_by"].iloc[0] if "group_by" in table and len(table) else "family"
     if "diff" in table:
         level = table["level"].iloc[0] if len(table) else "family"
         cols = ["task", *dict.fromkeys(["family", level]), "n_languages", "mean_a", "mean_b", "diff", "ci_low",
-                "ci_high", "p_value", "p_holm", "cohens_d"]
+                "ci_high", "p_value", "p_holm", "cohens_d", *(["p_min"] if "p_min" in table else [])]
         shown = table[cols]
     else:
         labels = [Condition(*c).label for c in table[list(FIELDS)].itertuples(index=False)]
         cols = ["task", "family", "n_languages", "mean", "ci_low", "ci_high", "gap", "gap_ci_low", "gap_ci_high"]
         shown = table[cols].assign(condition=labels)[["task", "condition", *cols[1:]]]
-    shown = in_points(shown, SCORE_COLUMNS)
+    shown = in_points(shown, SCORE_COLUMNS).rename(columns={"family": group})
     digits = {f"{c} ({UNIT})": 1 for c in SCORE_COLUMNS} | {"p_value": 4, "p_holm": 4, "cohens_d": 2}
-    return shown.round(digits).to_string(index=False)
+    text = shown.round(digits).to_string(index=False, formatters={"p_min": "{:.1e}".format})
+    return text + "\n" + coverage(table)
+
+
+def coverage(table: pd.DataFrame) -> str:
+    """What the intervals and tests of a `family_table` / `paired_comparison` cover, in words."""
+    if table.empty:
+        return ""
+    seeds = sorted({int(n) for c in ("n_seeds", "seeds_a", "seeds_b") if c in table for n in table[c]})
+    group = table["group_by"].iloc[0] if "group_by" in table else "family"
+    text = (f"95 % CIs: percentile bootstrap over the test examples (one draw shared by parallel test sets) plus a "
+            f"Student-t seed term from {'/'.join(map(str, seeds))} seed(s) per condition (each seed unit is one "
+            f"trained run, with its own intermediate stage where the study trains one per seed); the languages of "
+            f"each {group} group are fixed, not resampled, so an interval is about these languages. Source language "
+            f"excluded.")
+    if "p_value" in table:
+        draws = int(table["n_perm"].max()) if "n_perm" in table else 2000
+        how = ("exact enumeration of sign patterns" if "p_method" in table and (table["p_method"] == "exact").all()
+               else f"up to {draws} random sign flips with sequential stopping")
+        p_min = table["p_min"].min() if "p_min" in table else 1 / (1 + draws)
+        text += (f" p: two-sided sign-flip test of A - B on the same test examples ({how}; smallest attainable p "
+                 f"{p_min:.1e}); Holm over the {len(table)} rows.")
+    return text
 
 
 def _predictors(langs, names) -> pd.DataFrame:
@@ -315,3 +380,13 @@ def _mixed(formula: str, data: pd.DataFrame, n_lang: int) -> dict:
     return {"ok": True, "message": "; ".join(sorted({str(w.message) for w in caught})),
             "converged": bool(fit.converged), "language_var": float(fit.cov_re.iloc[0, 0]),
             "coefficients": _coefficients(fit, list(fit.fe_params.index))}
+
+
+def condition_matrices(examples: pd.DataFrame, metric: str) -> dict[tuple, tuple[tuple, dict[str, np.ndarray]]]:
+    """(task, model, method, intermediate) -> (seeds, language -> seeds x examples) of one per-example metric."""
+    return _matrices(examples_for(examples, metric))
+
+
+def pick_condition(keys, task: str, spec: dict) -> tuple | None:
+    """The key of `condition_matrices` for the one condition of `task` that `spec` names (None if none)."""
+    return _pick(keys, task, spec)

@@ -36,18 +36,30 @@ seed SD of 2-3 points (resampling seeds instead: 0.85-0.93), where tests are lib
 Paired test: the per-example paired differences z (seed-averaged, step 1) get random signs (swap A
 and B on that example; one sign per example of a parallel test set), plus the seed term of step 2,
 so seed-to-seed variability is part of the null; with one seed per condition this is the exact
-sign-flip test conditional on the trained models. Two-sided p = (1 + #{|T0| >= |T|}) / (1 + n_perm).
+sign-flip test conditional on the trained models.
+p-value resolution (so that Holm over many rows can reject):
+  - exact: with one seed per condition (no seed term) and at most 16 examples in all (2^16 sign
+    patterns), every pattern is enumerated: p = #{|T| >= |T0|} / 2^C, smallest p = 2 / 2^C.
+  - Monte Carlo otherwise, with at most B sign-flip draws and Besag & Clifford's (1991) sequential
+    stopping: draws stop once h = 20 draws reached |T0| (p = h / draws: large p are cheap), else
+    p = (1 + #{|T| >= |T0|}) / (1 + B), smallest p = 1 / (1 + B). `permutations_for(m, alpha)` is the
+    B for m tests: 1 / (1 + B) <= alpha / (20 m), 20x finer than Holm's strictest threshold alpha / m.
+  `Paired` reports the method, the draws used and the smallest attainable p.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+import math
 from typing import NamedTuple
 
 import numpy as np
 
 _CHUNK = 4_000_000  # resampled values held in memory at once (32 MB of float64)
+EXACT_MAX_EXAMPLES = 16  # enumerate all 2^C sign patterns up to 2^16 of them
+SEQUENTIAL_EXCEEDANCES = 20  # Besag-Clifford h: stop drawing once this many draws reached |T0|
+MAX_PERMUTATIONS = 200_000  # cap of permutations_for (smallest p 5e-6: Holm over 500 rows at alpha 0.05)
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,9 @@ class Paired:
     seeds_a: int
     seeds_b: int
     paired_seeds: bool
+    p_min: float = float("nan")  # smallest p this test could give (its resolution)
+    n_perm: int = 0  # sign-flip draws used (exact: patterns enumerated)
+    p_method: str = ""  # "exact" | "monte-carlo"
 
 
 @dataclass(frozen=True)
@@ -169,19 +184,65 @@ def _seed_term(cells: list[_Cell], n: int, rng: np.random.Generator, seed_draw: 
     return out
 
 
-def _interval(cells: list[_Cell], n_boot: int, alpha: float, rng, seed_draw: str) -> Interval:
+def replicates(cells: list[_Cell], n_boot: int, rng, seed_draw: str = "t") -> np.ndarray:
+    """n_boot bootstrap replicates of T = sum_k w_k mean(Y_k): steps 1 (examples) + 2 (seeds)."""
     rng = _rng(rng)
+    return sum(_draw(z, n_boot, rng) for z in _example_sums(cells)) + _seed_term(cells, n_boot, rng, seed_draw)
+
+
+def measurement_variance(cells: list[_Cell]) -> float:
+    """Variance of T that steps 1 + 2 draw: per example group var(z) / C, plus per seed group the seed
+    variance / S (xlt.analysis.regression subtracts it from the residual variance across languages)."""
+    examples = sum(float(np.var(z)) / len(z) for z in _example_sums(cells))
+    return examples + sum(float(np.mean(d**2)) / len(d) for d in _seed_deviations(cells))
+
+
+def _interval(cells: list[_Cell], n_boot: int, alpha: float, rng, seed_draw: str) -> Interval:
     est = float(sum(c.w * c.y.mean() for c in cells))
-    reps = sum(_draw(z, n_boot, rng) for z in _example_sums(cells)) + _seed_term(cells, n_boot, rng, seed_draw)
-    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    lo, hi = np.quantile(replicates(cells, n_boot, rng, seed_draw), [alpha / 2, 1 - alpha / 2])
     return Interval(est, float(lo), float(hi))
 
 
-def _permutation_p(cells: list[_Cell], est: float, n_perm: int, rng, seed_draw: str) -> float:
-    """Two-sided p: random signs on the per-example differences plus the seed term."""
-    null = sum(_draw(z, n_perm, rng, signs=True) for z in _example_sums(cells))
-    null = null + _seed_term(cells, n_perm, rng, seed_draw)
-    return float((1 + np.sum(np.abs(null) >= abs(est) - 1e-12)) / (1 + n_perm))
+class PValue(NamedTuple):
+    p: float
+    p_min: float  # smallest attainable p
+    draws: int
+    method: str  # "exact" | "monte-carlo"
+
+
+def permutations_for(m: int, alpha: float = 0.05, minimum: int = 2000) -> int:
+    """Sign-flip draws for m tests: smallest p 1 / (1 + B) <= alpha / (20 m), at least `minimum`, at most
+    MAX_PERMUTATIONS (sequential stopping keeps rows with large p cheap)."""
+    return int(min(MAX_PERMUTATIONS, max(minimum, math.ceil(20 * max(m, 1) / alpha))))
+
+
+def _exact_p(zs: list[np.ndarray], est: float) -> PValue:
+    """Every sign pattern of the concatenated example groups (no seed term)."""
+    c = sum(len(z) for z in zs)
+    patterns = ((np.arange(2**c)[:, None] >> np.arange(c)) & 1) * 2.0 - 1.0
+    null, start = np.zeros(2**c), 0
+    for z in zs:
+        null += patterns[:, start:start + len(z)] @ z / len(z)
+        start += len(z)
+    p = float(np.mean(np.abs(null) >= abs(est) - 1e-12))
+    return PValue(p, 2.0 / 2**c, 2**c, "exact")
+
+
+def _permutation_p(cells: list[_Cell], est: float, n_perm: int, rng, seed_draw: str) -> PValue:
+    """Two-sided p: random signs on the per-example differences plus the seed term (see module docstring)."""
+    zs = _example_sums(cells)
+    if not _seed_deviations(cells) and sum(len(z) for z in zs) <= EXACT_MAX_EXAMPLES:
+        return _exact_p(zs, est)
+    hits, drawn, batch = 0, 0, min(n_perm, 2000)
+    while drawn < n_perm:
+        k = min(batch, n_perm - drawn)
+        null = sum(_draw(z, k, rng, signs=True) for z in zs) + _seed_term(cells, k, rng, seed_draw)
+        exceed = np.abs(null) >= abs(est) - 1e-12
+        if hits + exceed.sum() >= SEQUENTIAL_EXCEEDANCES:  # Besag-Clifford: stop at the h-th exceedance
+            at = int(np.flatnonzero(exceed)[SEQUENTIAL_EXCEEDANCES - hits - 1]) + 1
+            return PValue(SEQUENTIAL_EXCEEDANCES / (drawn + at), 1 / (1 + n_perm), drawn + at, "monte-carlo")
+        hits, drawn, batch = hits + int(exceed.sum()), drawn + k, batch * 2
+    return PValue((1 + hits) / (1 + n_perm), 1 / (1 + n_perm), n_perm, "monte-carlo")
 
 
 def bootstrap_mean_ci(per_seed_example_scores, n_boot: int = 2000, alpha: float = 0.05, rng=None,
@@ -192,6 +253,17 @@ def bootstrap_mean_ci(per_seed_example_scores, n_boot: int = 2000, alpha: float 
 
 def _language_cells(langs: Mapping, weight: float, seeds: object, parallel: bool) -> list[_Cell]:
     return [_Cell(as_matrix(y), weight, seeds, 0 if parallel else lang) for lang, y in langs.items()]
+
+
+def cell(y, w: float, seeds: object, examples: object) -> _Cell:
+    """One weighted (condition, language) cell of a statistic sum_k w_k mean(Y_k) for `replicates`: y is seeds x
+    examples; cells with equal `seeds` keys are the same runs, with equal `examples` keys the same test examples."""
+    return _Cell(as_matrix(y), w, seeds, examples)
+
+
+def is_parallel(*matrices: np.ndarray) -> bool:
+    """Whether matrices are taken as parallel test sets (same number of examples: see `_is_parallel`)."""
+    return _is_parallel(None, *matrices)
 
 
 def _is_parallel(parallel: bool | None, *matrices: np.ndarray) -> bool:
@@ -254,8 +326,8 @@ def paired_difference(a, b, n_boot: int = 2000, n_perm: int = 2000, alpha: float
     diffs = [ya[l].mean(0) - yb[l].mean(0) for l in langs]
     sd = np.sqrt(np.mean([np.var(d, ddof=1) if len(d) > 1 else np.nan for d in diffs]))
     d = ci.estimate / sd if sd > 0 else float("nan")
-    return Paired(ci.estimate, ci.low, ci.high, p, float(d), len(langs),
-                  sum(len(x) for x in diffs), sa, sb, paired_seeds)
+    return Paired(ci.estimate, ci.low, ci.high, p.p, float(d), len(langs),
+                  sum(len(x) for x in diffs), sa, sb, paired_seeds, p.p_min, p.draws, p.method)
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:

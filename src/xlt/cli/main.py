@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
                         "model/method/intermediate (per family, Holm-corrected)")
     f.add_argument("--level", choices=("family", "language"), default="family")
     f.add_argument("--n-boot", type=_positive, default=2000)
+    f.add_argument("--group-by", default="family", metavar="COLUMN",
+                   help="group languages by a registry column: family (default), genus, word-order, adposition, "
+                        "script, resource (Joshi et al. 2020 class) or any other `xlt ls langs` column")
 
     e = sub.add_parser("export", help="test predictions in the XTREME leaderboard layout <task>/test-<lang>.<ext>")
     e.add_argument("--db", default=DEFAULT_DB)
@@ -126,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="paired test A minus B: model, method or intermediate names, or model/method/intermediate "
                          "(default: every pair of conditions that differ in one of them)")
     rp.add_argument("--n-boot", type=_positive, default=2000, help="bootstrap replicates and permutations")
+    rp.add_argument("--group-by", nargs="+", default=["family"], metavar="COLUMN",
+                    help="groupings of the language tables and comparisons, e.g. family word-order resource "
+                         "(default family); the first replaces the family section, the others follow it")
 
     ls = sub.add_parser("ls", help="list registered tasks, languages or model presets")
     ls.add_argument("what", choices=("tasks", "langs", "models"))
@@ -173,7 +179,7 @@ def _dispatch(args) -> int:
 
         _writable(Path(args.out), folder=True)
         paths = write_report(_open_store(args.db), args.study, Path(args.out), args.task, args.compare, args.n_boot,
-                             progress=not args.quiet)
+                             progress=not args.quiet, group_by=tuple(args.group_by))
         print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
     if args.command == "families":
@@ -326,11 +332,12 @@ def _families(args) -> int:
                        + (f" task {args.task!r}" if args.task else ""))
     if args.compare:  # model, method or intermediate names, or model/method/intermediate (as in `xlt report`)
         a, b = (parse_condition(c, conditions_of(examples)) for c in args.compare)
-        table = families.paired_comparison(examples, a, b, level=args.level, metric=args.metric, n_boot=args.n_boot)
+        table = families.paired_comparison(examples, a, b, level=args.level, metric=args.metric, n_boot=args.n_boot,
+                                           group_by=args.group_by)
         print(f"{args.compare[0]} minus {args.compare[1]} ({args.metric}, paired on the same test examples; "
               "scores x100)")
     else:
-        table = families.family_table(examples, metric=args.metric, n_boot=args.n_boot)
+        table = families.family_table(examples, metric=args.metric, n_boot=args.n_boot, group_by=args.group_by)
     if table.empty:
         raise XltError(f"no per-example scores for metric {args.metric!r} in study {args.study!r}")
     print(families.to_text(table))

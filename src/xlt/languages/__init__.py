@@ -55,13 +55,14 @@ from pathlib import Path
 
 from xlt.errors import XltError, unknown
 
-__all__ = ["DISTANCE_KINDS", "Language", "all_languages", "distances_to", "families", "lookup", "same_script_as",
-           "split_code"]
+__all__ = ["DISTANCE_KINDS", "GROUPINGS", "Language", "all_languages", "distances_to", "families", "group_column",
+           "groups_of", "lookup", "same_script_as", "split_code"]
 
 _HERE = Path(__file__).resolve().parent
 LANGUAGES_TSV = _HERE / "languages.tsv"
 DISTANCES_TSV = _HERE / "uriel_distances_en.tsv"
-LANGUAGE_COLUMNS = ("iso639_3", "iso639_1", "name", "script", "family", "genus", "uriel", "source", "note")
+LANGUAGE_COLUMNS = ("iso639_3", "iso639_1", "name", "script", "family", "genus", "uriel", "source", "note",
+                    "word_order", "word_order_source", "adposition", "adposition_source", "resource")
 DISTANCE_KINDS = ("syntactic", "geographic", "phonological", "genetic", "inventory", "featural")
 DISTANCE_REFERENCE = "eng"
 
@@ -75,6 +76,9 @@ class Language:
     family: str
     genus: str  # "" where unknown
     code: str  # the code as given to `lookup`
+    word_order: str = ""  # SVO, SOV, ... (URIEL; "" where unknown)
+    adposition: str = ""  # prepositions | postpositions (URIEL; "" where unknown)
+    resource: int | None = None  # Joshi et al. 2020 class 0-5; None where the table does not name the language
 
 
 def split_code(code: str) -> tuple[str, str | None]:
@@ -123,7 +127,9 @@ def lookup(code: str) -> Language:
         raise unknown("language code", code, table.index)
     row = _table().rows[iso3]
     return Language(iso3=iso3, iso1=row["iso639_1"], name=row["name"], script=script or row["script"],
-                    family=row["family"], genus=row["genus"], code=code)
+                    family=row["family"], genus=row["genus"], code=code, word_order=row.get("word_order", ""),
+                    adposition=row.get("adposition", ""),
+                    resource=int(row["resource"]) if row.get("resource") else None)
 
 
 def all_languages() -> tuple[Language, ...]:
@@ -158,4 +164,33 @@ def families(codes) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for code in codes:
         out.setdefault(lookup(code).family, []).append(code)
+    return out
+
+
+# --- groupings: any registry column as a grouping of languages --------------------------------------------
+# Short names accepted by `group_column` (and `--group-by`); every LANGUAGE_COLUMNS name is accepted too.
+GROUPINGS = {"family": "family", "genus": "genus", "word-order": "word_order", "adposition": "adposition",
+             "script": "script", "resource": "resource"}
+
+
+def group_column(by: str) -> str:
+    """The registry column a grouping name means ("word-order" -> "word_order"); XltError listing the valid ones."""
+    col = GROUPINGS.get(by, by.replace("-", "_"))
+    if col not in LANGUAGE_COLUMNS:
+        valid = sorted(set(GROUPINGS) | set(LANGUAGE_COLUMNS) - {"iso639_3", "note"})
+        raise XltError(f"unknown grouping {by!r}; valid: {', '.join(valid)}")
+    return col
+
+
+def groups_of(codes, by: str = "family") -> dict[str, str]:
+    """code -> its value of the registry column `by` names ("" where the registry has none). The script is the
+    code's own script subtag when it has one (as `lookup`); resource is the class as text ("0".."5")."""
+    col = group_column(by)
+    out = {}
+    for code in codes:
+        lang = lookup(code)
+        if col == "script":
+            out[code] = lang.script
+        else:
+            out[code] = _table().rows[lang.iso3].get(col, "")
     return out

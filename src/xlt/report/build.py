@@ -25,9 +25,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from xlt.analysis.condition import Condition, conditions_of, default_pairs, parse_condition, resolve
-from xlt.analysis.families import examples_for, family_table, gap_regression, paired_comparison
+from xlt.analysis.families import examples_for, family_table, gap_regression, grouping, paired_comparison
 from xlt.analysis.results import TaskTable, build_tables, source_language
 from xlt.errors import XltError
+from xlt.report.regression import add_typology
 
 if TYPE_CHECKING:
     from xlt.store.db import Store
@@ -44,6 +45,8 @@ class TaskAnalysis:
     comparisons: list[tuple[Condition, Condition, pd.DataFrame]] = field(default_factory=list)  # (A, B, table)
     regression: dict | None = None
     notes: list[str] = field(default_factory=list)
+    groupings: list = field(default_factory=list)  # (grouping, table, comparisons) beyond the first (report.regression)
+    interactions: list = field(default_factory=list)  # interaction regressions per comparison (report.regression)
 
 
 def _main_metric(task: str) -> str | None:
@@ -74,7 +77,7 @@ def pick_metric(examples: pd.DataFrame, task: str, stored: list[str]) -> tuple[s
 
 
 def analyse_task(task: str, scores: pd.DataFrame, examples: pd.DataFrame, compare: tuple[dict, dict] | None,
-                 n_boot: int) -> TaskAnalysis:
+                 n_boot: int, group_by: tuple[str, ...] = ("family",)) -> TaskAnalysis:
     """All analyses of one task from its score and per-example frames; warnings of the analysis
     functions become the task's notes."""
     metric, ex, notes = pick_metric(examples, task, sorted(scores["metric"].unique()))
@@ -83,7 +86,7 @@ def analyse_task(task: str, scores: pd.DataFrame, examples: pd.DataFrame, compar
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if metric:
-            ta.families = family_table(ex, metric, n_boot=n_boot)
+            ta.families = family_table(ex, metric, n_boot=n_boot, group_by=group_by[0])
             pairs = default_pairs(conds) if compare is None else [compare]
             for a, b in pairs:
                 a, b = (x if isinstance(x, dict) else x._asdict() for x in (a, b))
@@ -91,9 +94,10 @@ def analyse_task(task: str, scores: pd.DataFrame, examples: pd.DataFrame, compar
                 if ka is None or kb is None:
                     ta.notes.append(f"{task}: no per-example scores for both {a} and {b}; comparison skipped")
                     continue
-                table = paired_comparison(ex, a, b, metric=metric, n_boot=n_boot, n_perm=n_boot)
+                table = paired_comparison(ex, a, b, metric=metric, n_boot=n_boot, group_by=group_by[0])
                 if len(table):
                     ta.comparisons.append((ka, kb, table))
+            add_typology(ta, ex, group_by[1:], n_boot)
         try:
             ta.regression = gap_regression(scores, metric or _main_metric(task) or scores["metric"].iloc[0])
         except XltError as exc:
@@ -103,7 +107,8 @@ def analyse_task(task: str, scores: pd.DataFrame, examples: pd.DataFrame, compar
 
 
 def analyse(store: Store, study: str, task: str | None = None, compare: tuple[str, str] | None = None,
-            n_boot: int = 2000, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, list[TaskAnalysis]]:
+            n_boot: int = 2000, progress: bool = True,
+            group_by: tuple[str, ...] = ("family",)) -> tuple[pd.DataFrame, pd.DataFrame, list[TaskAnalysis]]:
     """(the study's runs, its test scores, one TaskAnalysis per task); one XltError if there is nothing to
     report. Reads the store once for the runs, once for the scores and once per task for the per-example
     scores (every metric in one query)."""
@@ -119,7 +124,9 @@ def analyse(store: Store, study: str, task: str | None = None, compare: tuple[st
     if compare:
         conds = conditions_of(scores)
         spec = tuple(parse_condition(c, conds) for c in compare)
-    out = [analyse_task(t, scores[scores["task"] == t], store.example_frame(study, t), spec, n_boot)
+    for by in group_by:
+        grouping(by)  # an unknown grouping is one line before any work
+    out = [analyse_task(t, scores[scores["task"] == t], store.example_frame(study, t), spec, n_boot, tuple(group_by))
            for t in tqdm(sorted(scores["task"].unique()), desc="report: analyses", unit="task",
                          disable=not progress)]
     if compare and not any(ta.comparisons for ta in out):
@@ -136,13 +143,14 @@ def _svg_inline(path: Path, prefix: str) -> str:
 
 
 def write_report(store: Store, study: str, outdir: Path, task: str | None = None,
-                 compare: tuple[str, str] | None = None, n_boot: int = 2000, progress: bool = True) -> dict[str, Path]:
+                 compare: tuple[str, str] | None = None, n_boot: int = 2000, progress: bool = True,
+                 group_by: tuple[str, ...] = ("family",)) -> dict[str, Path]:
     """Write report.md, report.tex, report.html and figures/ under outdir; returns {format: path}."""
     from xlt.report import html, latex, markdown, plots
     from xlt.report.document import Figure
     from xlt.report.sections import report_blocks
 
-    runs, scores, analyses = analyse(store, study, task, compare, n_boot, progress)
+    runs, scores, analyses = analyse(store, study, task, compare, n_boot, progress, tuple(group_by))
     blocks = report_blocks(study, runs, scores, analyses, n_boot)
     outdir = Path(outdir)
     (outdir / "figures").mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from xlt.analysis.units import SCALE, UNIT, mean_std_text, points
 from xlt.report import plots
 from xlt.report.document import Block, Bounds, Figure, Heading, Para, Table, pvalue
 from xlt.report.protocols import protocol_blocks
+from xlt.report.regression import typology_blocks
 from xlt.report.settings import settings_blocks
 from xlt.report.stage import stage_blocks, stage_notes
 from xlt.report.summary import summary_blocks
@@ -47,16 +48,19 @@ def _language_table(t, names, families) -> Table:
                  rows, strong_rows=set(range(n, n + len(SUMMARY_ROWS))), rules_after={n - 1}, left=3)
 
 
-def _family_tables(ta, bounds: Bounds) -> list[Block]:
+def _family_tables(ta, bounds: Bounds, table: pd.DataFrame | None = None) -> list[Block]:
     out: list[Block] = []
-    for cond, g in ta.families.groupby(list(FIELDS), sort=True):
+    table = ta.families if table is None else table
+    group = table["group_by"].iloc[0] if "group_by" in table else "family"
+    for cond, g in table.groupby(list(FIELDS), sort=True):
         r0 = g.iloc[0]
         rows = [[r["family"], str(r["n_languages"]), points(r["mean"]), bounds.ci(r["ci_low"], r["ci_high"]),
                  points(r["gap"]), bounds.ci(r["gap_ci_low"], r["gap_ci_high"], -1.0, 1.0)] for _, r in g.iterrows()]
         out.append(Table(f"{Condition(*cond).label}, {ta.task} ({ta.metric} {UNIT}, {r0['n_seeds']} seed(s)): "
-                         f"unweighted mean over each family's languages and the transfer gap "
-                         f"{ta.source} ({points(r0['source_score'])}) minus the family mean, with 95 % bootstrap CIs.",
-                         ["family", "languages", "mean", "95 % CI", f"gap ({ta.source} - family)", "95 % CI"], rows))
+                         f"unweighted mean over each {group} group's languages and the transfer gap "
+                         f"{ta.source} ({points(r0['source_score'])}) minus the group mean, with 95 % bootstrap CIs "
+                         f"(test examples and seeds; the group's languages fixed).",
+                         [group, "languages", "mean", "95 % CI", f"gap ({ta.source} - {group})", "95 % CI"], rows))
     return out
 
 
@@ -65,10 +69,12 @@ def _comparison_table(ta, a, b, c, bounds: Bounds) -> Table:
              bounds.ci(r["ci_low"], r["ci_high"], -1.0, 1.0), pvalue(r["p_value"]), pvalue(r["p_holm"]),
              f"{r['cohens_d']:.2f}"] for _, r in c.iterrows()]
     seeds = "paired by seed" if c["paired_seeds"].all() else "seeds independent"
-    return Table(f"A = {a.label} minus B = {b.label}, {ta.task} ({ta.metric} {UNIT}) on the same test examples ({seeds}): "
-                 f"difference of family means with 95 % bootstrap CI, two-sided permutation p, Holm-adjusted over "
-                 f"the {len(c)} families of this comparison, and Cohen's d_z.",
-                 ["family", "languages", "A", "B", "A - B", "95 % CI", "p", "p (Holm)", "d_z"], rows)
+    group = c["group_by"].iloc[0] if "group_by" in c else "family"
+    resolution = f" (smallest attainable p {c['p_min'].min():.1e})" if "p_min" in c else ""
+    return Table(f"A = {a.label} minus B = {b.label}, {ta.task} ({ta.metric} {UNIT}) on the same test examples "
+                 f"({seeds}): difference of {group} group means with 95 % bootstrap CI, two-sided sign-flip p{resolution}, "
+                 f"Holm-adjusted over the {len(c)} groups of this comparison, and Cohen's d_z.",
+                 [group, "languages", "A", "B", "A - B", "95 % CI", "p", "p (Holm)", "d_z"], rows)
 
 
 def _coefficient_table(caption: str, coefs) -> Table:
@@ -118,7 +124,8 @@ def task_blocks(ta, bounds: Bounds) -> list[Block]:
                       f"Mean over seeds ({UNIT}) per language (rows, grouped by family; the source {ta.source} on top "
                       "when evaluated) and condition (columns).", plots.heatmap(shown, names, families)))
     if ta.families is not None and len(ta.families):
-        out += [Heading(3, "By language family")] + _family_tables(ta, bounds)
+        group = ta.families["group_by"].iloc[0] if "group_by" in ta.families else "family"
+        out += [Heading(3, "By language family" if group == "family" else f"By {group}")] + _family_tables(ta, bounds)
         out.append(Figure(f"family-bars-{ta.task}", f"{ta.task}: {ta.metric} by language family",
                           f"Unweighted mean over the family's languages ({UNIT}) per condition, with 95 % bootstrap CIs "
                           "(test examples and seeds; clipped to [0, 100]); dashed lines: the source-language score. "
@@ -129,6 +136,7 @@ def task_blocks(ta, bounds: Bounds) -> list[Block]:
     if ta.comparisons:
         out.append(Heading(3, "Paired comparison"))
         out += [_comparison_table(ta, a, b, c, bounds) for a, b, c in ta.comparisons]
+    out += typology_blocks(ta, bounds, _family_tables, _comparison_table)
     if ta.regression is not None:
         out += _regression_blocks(ta)
     return out
