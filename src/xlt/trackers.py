@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,7 +138,7 @@ def tensorboard(rec: Record, root: Path) -> None:
         for key, value in rec.scores.items():
             w.add_scalar(key, value, rec.last_step)
         # the HPARAMS tab: identity fields as columns, the final scores as its metrics
-        metrics = {k: v for k, v in rec.scores.items()}
+        metrics = dict(rec.scores)
         if rec.dev_score is not None:
             metrics["dev/best"] = float(rec.dev_score)
         params = {k: ("" if v is None else v) for k, v in rec.params.items()}
@@ -155,8 +156,10 @@ def mlflow(rec: Record, root: Path) -> None:
     if not uri:
         root.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{(root / 'mlflow.db').resolve()}"
-    client = MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name(rec.study)
+    with warnings.catch_warnings():  # MLflow's SQL store uses SQLAlchemy options that 2.1 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client = MlflowClient(tracking_uri=uri)
+        exp = client.get_experiment_by_name(rec.study)
     if exp is None:
         try:
             exp_id = client.create_experiment(rec.study)
