@@ -16,8 +16,8 @@ MODELS, SEEDS, STEPS = ("mbert_cased", "xlmr"), (1, 2, 3), (5, 10, 15, 20)
 
 
 def _dev(model: str, seed: int, step: int) -> float:
-    """Planted: xlmr 0.1 above mbert_cased, rising with the step, seed noise of ±0.02."""
-    return 0.4 + 0.01 * step + (0.1 if model == "xlmr" else 0.0) + 0.02 * (seed - 2)
+    """Planted: xlmr 0.1 above mbert_cased, rising with the step, skewed seed noise (mean != median)."""
+    return 0.4 + 0.01 * step + (0.1 if model == "xlmr" else 0.0) + {1: -0.03, 2: 0.0, 3: 0.01}[seed]
 
 
 def _write(store: Store) -> None:
@@ -59,7 +59,12 @@ def test_mean_and_band_over_seeds_per_condition_and_step(store):
     assert [line.get_label() for line in ax_dev.lines] == [f"{m} / finetune / none" for m in MODELS]
     for line, model in zip(ax_dev.lines, MODELS):
         assert line.get_xdata().tolist() == list(STEPS)
-        assert line.get_ydata() == pytest.approx([100 * _dev(model, 2, s) for s in STEPS])  # seed 2 = the mean
+        assert line.get_ydata() == pytest.approx([100 * np.mean([_dev(model, seed, s) for seed in SEEDS])
+                                                  for s in STEPS])
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]  # ± 1 std around the first condition
+    std = [100 * np.std([_dev(MODELS[0], seed, s) for seed in SEEDS], ddof=1) for s in STEPS]
+    mean = ax_dev.lines[0].get_ydata()
+    assert band.max() == pytest.approx(max(mean + std)) and band.min() == pytest.approx(min(mean - std))
     assert len(fig.axes[1].lines) == len(MODELS) and len(fig.axes[1].lines[0].get_xdata()) == 20
 
 
