@@ -55,7 +55,7 @@ def test_the_scan_catches_what_it_forbids(tmp_path):
 class SpyStore:
     """A Store that counts its read calls and refuses everything but the public read API."""
 
-    READS = ("runs_frame", "scores_frame", "example_frame", "studies", "predictions", "url")
+    READS = ("runs_frame", "scores_frame", "example_frame", "curves_frame", "studies", "predictions", "url")
 
     def __init__(self, store: Store):
         self._store, self.calls = store, Counter()
@@ -98,7 +98,7 @@ def test_report_reads_each_task_once(tmp_path):
     spy = SpyStore(store)
     paths = write_report(spy, STUDY, tmp_path / "out", n_boot=100, progress=False)
     assert sorted(spy.example_tasks) == ["sib200", "xnli"]  # one per-example load per task, all metrics in it
-    assert spy.calls == Counter({"runs_frame": 1, "scores_frame": 1, "example_frame": 2})
+    assert spy.calls == Counter({"runs_frame": 1, "scores_frame": 1, "example_frame": 2, "curves_frame": 1})
     md = paths["md"].read_text(encoding="utf-8")
     assert "## Task sib200" in md and "## Task xnli" in md and SOURCE in md and TARGETS[0] in md
 

@@ -147,11 +147,13 @@ def write_report(store: Store, study: str, outdir: Path, task: str | None = None
                  group_by: tuple[str, ...] = ("family",)) -> dict[str, Path]:
     """Write report.md, report.tex, report.html and figures/ under outdir; returns {format: path}."""
     from xlt.report import html, latex, markdown, plots
+    from xlt.report.curves import add_curves
     from xlt.report.document import Figure
     from xlt.report.sections import report_blocks
 
     runs, scores, analyses = analyse(store, study, task, compare, n_boot, progress, tuple(group_by))
     blocks = report_blocks(study, runs, scores, analyses, n_boot)
+    blocks = add_curves(blocks, store.curves_frame(study, task))  # fine-tuning curves, one figure per task
     outdir = Path(outdir)
     (outdir / "figures").mkdir(parents=True, exist_ok=True)
     figures = [b for b in blocks if isinstance(b, Figure)]

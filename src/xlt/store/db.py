@@ -5,6 +5,7 @@ Tables
 - scores:         long table, one row per (run, language, split, metric).
 - example_scores: per-example scores per (run, language, metric) as JSON, so later analysis can
                   bootstrap over test examples.
+- curves:         the fine-tuning curve, one row per (run, step) point (`curves` below).
 
 A run's scores are written in the same transaction that marks it done: a killed process leaves
 either a finished run or none, never half of one, and rewriting a run replaces its rows (no doubles).
@@ -114,6 +115,20 @@ predictions = _per_run(
     "predictions", "uq_predictions", ("language",),
     Column("language", String(50), nullable=False),
     Column("values", JSON, nullable=False),
+)
+
+
+# the fine-tuning curve per (run, step): `train_loss` is the mean training loss over the optimizer steps
+# since the run's previous point, `lr` the learning rate the step applied, `dev` the English dev score
+# (main metric, [0, 1]) at evaluation steps and NULL between them. Tables new to an older database are
+# created when it is opened for writing; a read-only reader of one sees no curves.
+curves = _per_run(
+    "curves", "uq_curves", ("step",),
+    Column("step", Integer, nullable=False),
+    Column("epoch", Float),
+    Column("dev", Float),
+    Column("train_loss", Float),
+    Column("lr", Float),
 )
 
 
@@ -325,14 +340,14 @@ class Store:
         return self._retry(tx)
 
     def finish_run(self, run_id: str, rows: Iterable[dict], per_example: Iterable[dict], info: dict,
-                   preds: Iterable[dict] = (), worker: str | None = None) -> bool:
+                   preds: Iterable[dict] = (), worker: str | None = None, curve: Iterable[dict] = ()) -> bool:
         """Atomically store all scores (and predictions) of a run and mark it done.
 
         Rewriting a run replaces its old rows, so a retried run never doubles them. With `worker`,
         only while that worker still holds the run (False, nothing written, once it was given back
         or taken over: the new holder stores it).
         """
-        rows, per_example, preds = list(rows), list(per_example), list(preds)
+        rows, per_example, preds, curve = list(rows), list(per_example), list(preds), list(curve)
 
         def tx() -> bool:
             with self._write() as c:
@@ -347,6 +362,8 @@ class Store:
                     c.execute(example_scores.insert(), [{"run_id": run_id, **r} for r in per_example])
                 if preds:
                     c.execute(predictions.insert(), [{"run_id": run_id, **r} for r in preds])
+                if curve:
+                    c.execute(curves.insert(), [{"run_id": run_id, **_curve_point(p)} for p in curve])
                 c.execute(update(runs).where(runs.c.run_id == run_id).values(
                     status="done", finished_at=_now(), heartbeat=time.time(), error=None, **info))
                 return True
@@ -419,10 +436,29 @@ class Store:
             return _frame([dict(r._mapping) for r in c.execute(q)], EXAMPLE_COLUMNS)
 
 
+    def curves_frame(self, study: str, task: str | None = None) -> "pd.DataFrame":
+        """The fine-tuning curves of the finished runs of `study`: one row per run / step point with its
+        run's task, condition and seed, ordered by run and step (`dev` is NaN between evaluations)."""
+        if not inspect(self.engine).has_table("curves"):  # an older database opened read-only
+            return _frame([], CURVE_COLUMNS)
+        q = (select(runs.c.task, runs.c.model, runs.c.method, runs.c.intermediate, _PROTOCOL, runs.c.seed,
+                    runs.c.run_id, curves.c.step, curves.c.epoch, curves.c.dev, curves.c.train_loss, curves.c.lr)
+             .join(curves, curves.c.run_id == runs.c.run_id)
+             .join(study_runs, study_runs.c.run_id == runs.c.run_id)
+             .where(study_runs.c.study == study, runs.c.status == "done")
+             .order_by(runs.c.run_id, curves.c.step))
+        if task:
+            q = q.where(runs.c.task == task)
+        with self.engine.connect() as c:
+            return _frame([dict(r._mapping) for r in c.execute(q)], CURVE_COLUMNS).astype({"dev": float})
+
+
 SCORE_COLUMNS = ["study", "model", "task", "method", "intermediate", "protocol", "seed", "run_id", "language", "metric",
                  "value", "n"]
 EXAMPLE_COLUMNS = ["task", "model", "method", "intermediate", "protocol", "seed", "run_id", "language", "metric",
                    "scores"]
+CURVE_COLUMNS = ["task", "model", "method", "intermediate", "protocol", "seed", "run_id", "step", "epoch", "dev",
+                 "train_loss", "lr"]
 _PROTOCOL = func.coalesce(runs.c.protocol, "zero-shot").label("protocol")  # rows written before protocols existed
 
 
@@ -441,7 +477,7 @@ def _link(conn, study: str, run_ids: list[str]) -> None:
 
 
 def _delete_results(conn, run_id: str) -> None:
-    for table in (scores, example_scores, predictions):
+    for table in (scores, example_scores, predictions, curves):
         conn.execute(delete(table).where(table.c.run_id == run_id))
 
 
@@ -463,3 +499,8 @@ def _sqlite_begin(conn) -> None:
 
 def dumps(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
+
+
+def _curve_point(point: dict) -> dict:
+    """A curve point as a `curves` row (the loop's keys; anything else it may carry is not stored)."""
+    return {k: point.get(k) for k in ("step", "epoch", "dev", "train_loss", "lr")}

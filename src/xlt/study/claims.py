@@ -106,7 +106,8 @@ class Worker:
 
     def finish(self, run_id: str, result) -> bool:
         """Store a computed run (`xlt.study.run.RunResult`) with its done mark; False if the claim was lost."""
-        return self.store.finish_run(run_id, result.rows, result.per_example, result.info, result.preds, self.id)
+        return self.store.finish_run(run_id, result.rows, result.per_example, result.info, result.preds, self.id,
+                                     curve=result.curve)
 
     def fail(self, run_id: str, error: BaseException) -> None:
         self.store.fail_run(run_id, f"{type(error).__name__}: {error}", self.id)

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from xlt import trackers
 from xlt.errors import ConfigError, DataError
 from xlt.methods import METHODS, parse_method_settings  # the method registry names the valid methods
 from xlt.methods.intermediate import parse_conditions
@@ -213,6 +214,8 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "", overrides: dict
     problem = check_device(cfg.runtime.device)
     if problem:
         raise ConfigError(f"{where('runtime', 'device')}: runtime.device={cfg.runtime.device!r} {problem}")
+    if problem := trackers.check(cfg.runtime.trackers):
+        raise ConfigError(f"{where('runtime', 'trackers')}: runtime.trackers: {problem}")
     return cfg
 
 

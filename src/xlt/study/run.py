@@ -38,6 +38,7 @@ class RunResult:
     per_example: list[dict]  # {language, metric, values}
     preds: list[dict]  # {language, values}: what `xlt export` writes
     info: dict  # timings, best dev score and step, revision, peak memory
+    curve: list[dict] = field(default_factory=list)  # fine-tuning's points (TrainResult.history); [] if no training
 
 
 @dataclass
@@ -104,6 +105,7 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
                   "train_seconds": 0.0}
     info["stage"] = stage_info(cond, run, ref, ws.cache_dir)  # seeds, lrs, diagnostics (None: no stage)
     rows: list[dict] = []
+    curve: list[dict] = []
     if kind.trains:
         enc = ws.splits(run, ref, tokenizer, data)
         dev_examples = data.splits["dev"]
@@ -119,6 +121,7 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
         rows.append({"language": data.spec.source_language, "split": "dev", "metric": kind.main_metric,
                      "value": res.best_dev, "n": len(enc["dev"])})
         info.update(dev_score=res.best_dev, best_step=res.best_step, train_seconds=res.seconds)
+        curve = res.history
 
     t0 = time.perf_counter()
 
@@ -141,7 +144,7 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
             per_example.append({"language": lang.language, "metric": metric, "values": values})
         preds.append({"language": lang.language, "values": lang.predictions})
     info.update(eval_seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb())
-    return RunResult(rows, per_example, preds, info)
+    return RunResult(rows, per_example, preds, info, curve)
 
 
 def _encode_eval(ws: Workspace, data: TaskData, ref, tokenizer, max_length: int, items: list) -> Encoded:

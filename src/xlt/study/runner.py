@@ -14,7 +14,7 @@ import logging
 import torch
 from tqdm.auto import tqdm
 
-from xlt import __version__
+from xlt import __version__, trackers
 from xlt.methods import settings_for
 from xlt.methods.intermediate import condition_from_label
 from xlt.models import registry
@@ -139,7 +139,10 @@ class Runner:
             except BaseException as exc:
                 worker.fail(run.run_id, exc)
                 raise
-            return worker.finish(run.run_id, result)
+            stored = worker.finish(run.run_id, result)
+        if stored and self.workspace.runtime.trackers:  # mirror the stored run (xlt.trackers)
+            trackers.log_run(self.workspace.runtime, self.study.db, run, result)
+        return stored
 
     def describe(self, run: RunSpec) -> dict:
         """The run's row in the `runs` table: its identity, the study as written, how it ran."""

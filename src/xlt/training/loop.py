@@ -40,7 +40,7 @@ class TrainResult:
     steps: int
     seconds: float
     examples_seen: int
-    history: list[dict]
+    history: list[dict]  # the curve: {step, epoch, dev (None between evaluations), train_loss, lr} per point
 
 
 def seed_everything(seed: int) -> None:
@@ -129,8 +129,12 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
 
     stream = batches()  # the same seeded stream on every rank; rank r takes every world-th batch
     trainable = [p for p in model.parameters() if p.requires_grad]
+    # curve points: train loss every `log_every` steps (about 10 per evaluation interval) and at every
+    # evaluation; the loss is summed on the device and read once per point (one host sync, not one per step)
+    log_every, loss_sum, loss_steps = max(1, eval_every // 10), torch.zeros((), device=device), 0
     while step < total:
         model.train()
+        lr = opt.param_groups[0]["lr"]  # the rate this step applies (the scheduler moves it after the step)
         for _ in range(cfg.grad_accum):
             idx = [next(stream) for _ in range(world)][rank]
             batch = _batch_to(collate(train, idx, pad_id), device)
@@ -138,6 +142,7 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
                 loss = loss_fn(step_model, batch) / cfg.grad_accum
             loss.backward()
             seen += len(idx)
+            loss_sum += loss.detach().float()  # / grad_accum already: the sum over micro-batches is the step's mean
         distributed.average_gradients(trainable)
         if cfg.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -146,9 +151,16 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
         opt.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
-        if step % eval_every == 0 or step == total:
+        loss_steps += 1
+        evaluate = step % eval_every == 0 or step == total
+        if evaluate or step % log_every == 0:  # mean train loss over the steps since the previous point
+            history.append({"step": step, "epoch": round(step / steps_per_epoch, 4), "dev": None,
+                            "train_loss": loss_sum.item() / loss_steps, "lr": lr})
+            loss_sum.zero_()
+            loss_steps = 0
+        if evaluate:
             score = dev_score(model)
-            history.append({"step": step, "dev": score, "loss": loss.item() * cfg.grad_accum})
+            history[-1]["dev"] = score
             bar.set_postfix(dev=f"{score:.3f}")
             if score > best[0]:
                 best = (score, step, _trainable_state(model))

@@ -55,6 +55,14 @@ class Runtime:
     compile: bool = False  # torch.compile the model (dynamic shapes); pays off on long GPU runs
     eval_max_tokens: int = _s(16384, 1)  # token budget per evaluation batch
     eval_max_batch: int = _s(256, 1)
+    # experiment trackers every finished run is logged to (xlt.trackers): tensorboard, mlflow, wandb
+    trackers: tuple[str, ...] = ()
+    tracker_dir: str = ""  # where they write; "" = `trackers/` next to a SQLite results DB (else ./xlt-trackers)
+
+    def __post_init__(self):
+        # YAML gives one name or a list; a tuple keeps the frozen object hashable
+        t = self.trackers
+        object.__setattr__(self, "trackers", () if t is None else (t,) if isinstance(t, str) else tuple(t))
 
 
 def out_of_range(f, value) -> str:
