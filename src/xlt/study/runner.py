@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from xlt import __version__
 from xlt.methods import settings_for
+from xlt.methods import check as check_method
 from xlt.methods.intermediate import condition_from_label
 from xlt.models import registry
 from xlt.provenance import provenance, stale_libraries
@@ -48,6 +49,9 @@ class Runner:
                 registry.resolve_name_only(m)
             for entry in self.study.tasks:
                 self.workspace.task(entry).validate()
+            for m in self.study.models:  # a method's settings against each model (LoRA's target layers)
+                for meth in self.study.methods:
+                    check_method(meth, settings_for(meth, self.study.method_settings), self.workspace.ref(m))
             self._validated = self.specs()
         return self._validated
 
