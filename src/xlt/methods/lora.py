@@ -20,6 +20,8 @@ stage's checkpoint is shared by every method of a study (its key has no method),
 
 from __future__ import annotations
 
+import importlib.util
+
 from torch import nn
 
 from xlt.errors import ConfigError, XltError
@@ -50,11 +52,15 @@ def check_targets(settings: LoraSettings, encoder: nn.Module) -> None:
 def check(settings: LoraSettings, ref) -> None:
     """Validate `settings` against the model `ref` before any run: peft importable, every target found.
     Builds the encoder's skeleton on the meta device from its config (no weights read)."""
-    _peft()
+    if importlib.util.find_spec("peft") is None:  # importing it would take seconds: only look
+        _peft()
     import torch
     from transformers import AutoConfig, AutoModel
 
-    config = AutoConfig.from_pretrained(ref.location)
+    from xlt.models import registry
+
+    with registry._loading(ref) as kw:  # the same one-line error as loading the model would give
+        config = AutoConfig.from_pretrained(ref.location, **kw)
     with torch.device("meta"):
         skeleton = AutoModel.from_config(config)
     check_targets(settings, skeleton)
