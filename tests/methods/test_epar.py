@@ -136,7 +136,7 @@ def test_settings_are_validated_with_clear_errors():
         parse_method_settings(["epar"], {"eparr": {}})
     with pytest.raises(ConfigError, match="method_settings must be a mapping"):
         parse_method_settings(["epar"], [1])
-    assert set(METHODS) == {"finetune", "epar", *ABLATIONS}
+    assert set(METHODS) == {"finetune", "lora", "epar", *ABLATIONS}
 
 
 def test_settings_are_typed_defaulted_and_shared_by_the_ablations():

@@ -205,7 +205,7 @@ def test_unknown_method_and_intermediate(tmp_path):
         load_study(path)
 
 
-@pytest.mark.parametrize("key,value", [("pooling", "max"), ("precision", "fp16")])
+@pytest.mark.parametrize("key,value", [("pooling", "max"), ("precision", "fp8")])
 def test_invalid_choice_values(key, value):
     with pytest.raises(ConfigError, match=f"train.{key} must be"):
         parse_study({"name": "x", "models": ["m"], "tasks": ["sib200"], "train": {key: value}})

@@ -1,13 +1,16 @@
 """Training methods: how a run turns its task kind's loss into the loss it trains on.
 
-    methods: [finetune, epar, epar-no-push, epar-no-pull, epar-no-robust, epar-random-push]
+    methods: [finetune, lora, epar, epar-no-push, epar-no-pull, epar-no-robust, epar-random-push]
     method_settings:
       epar: {push_norm: 0.25, w_virtual: 1.0, w_pull: 1.0}   # settings of the epar* methods
+      lora: {r: 8, alpha: 16, dropout: 0.1, target_modules: [query, value]}
 
 A method's name is part of its run id. A method with settings declares their type (a frozen
 dataclass, `settings_type`) and their key under `method_settings` (`settings_key`; the EPAR
 ablations share `epar`); `parse_method_settings` checks that section when a study is loaded and
 `settings_for` picks the object a run uses. `finetune` is the task kind's own loss and has none.
+A method may also change the model before training (`prepare`: LoRA injects adapters and freezes the
+encoder's weights) and check its settings against a model before any run (`check`).
 Intermediate-task training is a separate axis of the grid (`intermediate:`), not a method.
 """
 
@@ -19,13 +22,22 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from xlt.errors import ConfigError
-from xlt.methods.settings import SECTION, EparSettings, parse
+from xlt.methods.settings import SECTION, EparSettings, LoraSettings, parse
 
 
 def _epar_loss(kind, model, train, settings, special_ids, **switches):
     from xlt.methods.epar import EparLoss  # torch: imported once a run trains with EPAR
 
     return EparLoss(kind, model, train, settings, special_ids=special_ids, **switches)
+
+
+def _lora(hook: str):
+    def call(*args):
+        from xlt.methods import lora  # torch and peft: imported once a run uses LoRA
+
+        return getattr(lora, hook)(*args)
+
+    return call
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,8 @@ class Method:
     # (kind, model, train, settings, special_ids, **switches) -> loss_fn; None: the kind's own loss
     build: Callable | None = None
     switches: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # fixed per variant
+    prepare: Callable | None = None  # (model, settings) -> model, before training (None: the model as built)
+    check: Callable | None = None  # (settings, model ref) -> None or ConfigError, before any run
 
 
 _EPAR = {  # name -> (description, what the ablation switches off; same settings otherwise)
@@ -48,6 +62,8 @@ _EPAR = {  # name -> (description, what the ablation switches off; same settings
 }
 REGISTRY: dict[str, Method] = {
     "finetune": Method("finetune", "plain fine-tuning on English (the task kind's loss)"),
+    "lora": Method("lora", "LoRA: low-rank adapters on the encoder, head in full (Hu et al., 2022; via peft)",
+                   "lora", LoraSettings, prepare=_lora("prepare"), check=_lora("check")),
     **{name: Method(name, text, "epar", EparSettings, _epar_loss, MappingProxyType(switches))
        for name, (text, switches) in _EPAR.items()},
 }
@@ -108,4 +124,28 @@ def make_loss(method: str, kind, model, train, settings=None, special_ids=()):
     return m.build(kind, model, train, settings, special_ids, **m.switches)
 
 
-__all__ = ["METHODS", "REGISTRY", "Method", "make_loss", "parse_method_settings", "settings_for"]
+def prepare(method: str, model, settings=None):
+    """The model a run of `method` trains: as built, or changed by the method (LoRA's adapters).
+    Call it after the head is built and before `make_loss`."""
+    m = _method(method)
+    if m.prepare is None:
+        return model
+    return m.prepare(model, settings if settings is not None else m.settings_type())
+
+
+def check(method: str, settings, ref) -> None:
+    """Check a method's settings against a model (`ref`, resolved) before any run; ConfigError if bad."""
+    m = _method(method)
+    if m.check is not None:
+        m.check(settings if settings is not None else m.settings_type(), ref)
+
+
+def parameter_counts(model) -> dict[str, int]:
+    """What a run stores about its model's size: parameters that trained, and all of them."""
+    params = list(model.parameters())
+    return {"trainable_params": sum(p.numel() for p in params if p.requires_grad),
+            "total_params": sum(p.numel() for p in params)}
+
+
+__all__ = ["METHODS", "REGISTRY", "Method", "check", "make_loss", "parameter_counts", "parse_method_settings",
+           "prepare", "settings_for"]

@@ -1,6 +1,7 @@
 """Typed settings of the training methods and their parsing from a study file's `method_settings:`.
 
-A settings type is a frozen dataclass whose fields say how they are checked (`number`, `choice`);
+A settings type is a frozen dataclass whose fields say how they are checked (`number`, `integer`,
+`choice`, `names`);
 `parse` turns one YAML mapping into it with one clear ConfigError per bad key or value. Kept free
 of torch so that loading a study validates settings without importing the training code.
 """
@@ -20,9 +21,19 @@ SECTION = "method_settings"  # the study-file key holding {settings key: mapping
 PULL_ON = ("attention", "hidden", "both")
 
 
-def number(default: float, high: float = math.inf):
-    """A float field in [0, high]."""
-    return dataclasses.field(default=default, metadata={"range": (0.0, high)})
+def number(default: float, high: float = math.inf, *, above_zero: bool = False):
+    """A float field in [0, high] ((0, high] with `above_zero`)."""
+    return dataclasses.field(default=default, metadata={"range": (0.0, high), "above_zero": above_zero})
+
+
+def integer(default: int, low: int = 0):
+    """An integer field >= low."""
+    return dataclasses.field(default=default, metadata={"integer": low})
+
+
+def names(default: tuple[str, ...]):
+    """A non-empty list of distinct non-empty strings (a tuple once parsed: settings stay hashable)."""
+    return dataclasses.field(default=default, metadata={"names": True})
 
 
 def choice(default: str, options: tuple[str, ...]):
@@ -44,7 +55,33 @@ class EparSettings:
     pull_on: str = choice("attention", PULL_ON)  # attention (KL) | hidden (MSE) | both
 
 
+@dataclass(frozen=True)
+class LoraSettings:
+    """`method_settings.lora` (see xlt.methods.lora): low-rank adapters on the encoder's linear layers
+    named in `target_modules` (a layer's last name, or a dotted suffix); everything else in the encoder
+    stays frozen, the task head trains in full."""
+
+    title: ClassVar[str] = "LoRA"
+    r: int = integer(8, low=1)  # rank of the update B @ A
+    alpha: float = number(16.0, above_zero=True)  # the update is scaled by alpha / r
+    dropout: float = number(0.1, high=0.99)  # on the adapter's input only
+    target_modules: tuple[str, ...] = names(("query", "value"))  # BERT / XLM-R attention projections
+
+
 def _value(field: dataclasses.Field, value, at: str, name: str):
+    if "integer" in field.metadata:
+        if isinstance(value, bool) or not isinstance(value, int) or value < field.metadata["integer"]:
+            raise ConfigError(f"{at}: {name} must be an integer >= {field.metadata['integer']}, got {value!r}")
+        return value
+    if "names" in field.metadata:
+        if isinstance(value, str):
+            value = [value]
+        if (not isinstance(value, (list, tuple)) or not value
+                or not all(isinstance(v, str) and v.strip() for v in value)):
+            raise ConfigError(f"{at}: {name} must be a non-empty list of names, got {value!r}")
+        if len(set(value)) < len(value):
+            raise ConfigError(f"{at}: {name} lists a name twice: {value!r}")
+        return tuple(value)
     if "choice" in field.metadata:
         options = field.metadata["choice"]
         if value not in options:
@@ -57,8 +94,9 @@ def _value(field: dataclasses.Field, value, at: str, name: str):
     except (TypeError, ValueError):
         raise ConfigError(f"{at}: {name} must be a number, got {value!r}") from None
     low, high = field.metadata["range"]
-    if not low <= x <= high:
-        bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
+    above = field.metadata.get("above_zero", False)
+    if not low <= x <= high or (above and x == low):
+        bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f"{'>' if above else '>='} {low:g}"
         raise ConfigError(f"{at}: {name} must be {bound}, got {value!r}")
     return x
 

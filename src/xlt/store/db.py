@@ -31,6 +31,7 @@ from sqlalchemy import (
     JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
     create_engine, delete, event, func, inspect, make_url, select, update,
 )
+from sqlalchemy import BigInteger
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from xlt.errors import XltError
@@ -60,6 +61,8 @@ runs = Table(
     Column("train_seconds", Float),
     Column("eval_seconds", Float),
     Column("peak_rss_mb", Float),
+    Column("trainable_params", BigInteger),  # parameters the run trained (LoRA: adapters + head)
+    Column("total_params", BigInteger),  # all parameters of the trained model
     Column("error", Text),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
@@ -70,7 +73,7 @@ runs = Table(
 )
 
 # columns added after the first release: created on older databases when they are opened
-_ADDED_COLUMNS = ("worker", "heartbeat", "stage", "protocol")
+_ADDED_COLUMNS = ("worker", "heartbeat", "stage", "protocol", "trainable_params", "total_params")
 # transient errors worth retrying: SQLite's single writer, PostgreSQL deadlocks and dropped connections
 _TRANSIENT = ("locked", "busy", "deadlock detected", "could not serialize", "server closed the connection")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xlt.methods import make_loss
+from xlt.methods import make_loss, parameter_counts, prepare
 from xlt.methods.intermediate import encoder_for_run, stage_info
 from xlt.models import registry
 from xlt.study.config import TaskEntry
@@ -115,9 +115,11 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
             preds = kind.decode(enc["dev"], predict(enc["dev"], "dev"), names, dev_examples)
             return kind.score(preds, dev_examples, data.spec.source_language).values[kind.main_metric]
 
+        model = prepare(run.method, model, run.method_settings)  # e.g. LoRA: adapters in, encoder frozen
         loss_fn = make_loss(run.method, kind, model, train, run.method_settings, tokenizer.all_special_ids)
         train_fn = trainer(run, ws, data, ref, tokenizer, fine_tune, _subsample)  # fine_tune, or the run's protocol
         res = train_fn(model, train, cfg, run.seed, pad_id, device, loss_fn, dev_score, rt)
+        info.update(parameter_counts(model))  # after training: frozen embeddings count as frozen
         rows.append({"language": data.spec.source_language, "split": "dev", "metric": kind.main_metric,
                      "value": res.best_dev, "n": len(enc["dev"])})
         info.update(dev_score=res.best_dev, best_step=res.best_step, train_seconds=res.seconds)

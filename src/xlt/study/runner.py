@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from xlt import __version__, trackers
 from xlt.methods import settings_for
+from xlt.methods import check as check_method
 from xlt.methods.intermediate import condition_from_label
 from xlt.models import registry
 from xlt.provenance import provenance, stale_libraries
@@ -53,6 +54,9 @@ class Runner:
                 data = self.workspace.task(entry)
                 if not (dry_run and data.skip_unreadable()):
                     data.validate()
+            for m in self.study.models if not dry_run else ():  # a method's settings against each model
+                for meth in self.study.methods:                  # (LoRA's target layers; reads the config)
+                    check_method(meth, settings_for(meth, self.study.method_settings), self.workspace.ref(m))
             self._validated = self.specs()
         return self._validated
 

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.errors import XltError
-from xlt.training import distributed
+from xlt.training import checkpointing, distributed
 from xlt.training import precision as _precision
 from xlt.training.batching import Encoded, collate, eval_batches, train_batches
 from xlt.training.settings import Runtime, TrainSettings
@@ -100,6 +100,8 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
     if cfg.freeze_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     model.to(device)
+    undo_checkpointing = checkpointing.enable(model) if runtime.gradient_checkpointing else None
+    scaler = _precision.scaler(device, _precision.resolve(cfg.precision, device))  # active for fp16 only
     world, rank = distributed.world_size(), distributed.rank()
     steps_per_epoch = math.ceil(math.ceil(len(train) / cfg.batch_size) / (cfg.grad_accum * world))
     total = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
@@ -140,14 +142,12 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
             batch = _batch_to(collate(train, idx, pad_id), device)
             with autocast(device, cfg.precision):
                 loss = loss_fn(step_model, batch) / cfg.grad_accum
-            loss.backward()
+            scaler.scale(loss).backward()
             seen += len(idx)
             loss_sum += loss.detach().float()  # / grad_accum already: the sum over micro-batches is the step's mean
         distributed.average_gradients(trainable)
-        if cfg.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        opt.step()
-        sched.step()
+        if _precision.optimizer_step(opt, scaler, model.parameters(), cfg.max_grad_norm):
+            sched.step()  # an fp16 step skipped for overflow does not advance the schedule (as HF Trainer)
         opt.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
@@ -165,6 +165,8 @@ def fine_tune(model: nn.Module, train: Encoded, cfg: TrainSettings, seed: int, p
             if score > best[0]:
                 best = (score, step, _trainable_state(model))
     bar.close()
+    if undo_checkpointing:
+        undo_checkpointing()
     model.load_state_dict(best[2], strict=False)
     return TrainResult(best[0], best[1], step, time.perf_counter() - t0, seen, history)
 

@@ -1,18 +1,25 @@
-"""Which precision a run computes in: bf16 autocast where the hardware runs bf16 natively, else fp32.
+"""Which precision a run computes in: bf16 autocast where the hardware runs bf16 natively, fp16 with
+loss scaling on CUDA GPUs without bf16, else fp32.
 
     resolve("auto", torch.device("cpu"))   # "bf16" on AVX512-BF16 / AMX CPUs, "fp32" elsewhere
+    resolve("auto", torch.device("cuda"))  # "bf16" on Ampere and newer, "fp16" on V100 / T4 / RTX 20xx
     with autocast(device, resolve(cfg.precision, device)):
         loss = loss_fn(model, batch)
 
 `auto` picks bf16 on CUDA GPUs that support it (Ampere and newer) and on CPUs with native bf16
 matmuls (x86 AVX512-BF16 or AMX-BF16, Arm BF16): there the embedded encoder's forward runs ~3x and
-its training steps ~2.4x faster than fp32 at measured accuracy parity (bench/parity.py). Elsewhere
-`auto` is fp32, because emulated bf16 (convert, fp32 matmul, convert back) is slower than plain fp32.
+its training steps ~2.4x faster than fp32 at measured accuracy parity (bench/parity.py). On CUDA
+GPUs without bf16 but with fp16 tensor cores (compute capability 7.x: V100, T4, RTX 20xx) `auto` is
+fp16 autocast with a GradScaler (`scaler`, `optimizer_step`): fp16's 5 exponent bits underflow small
+gradients unless the loss is scaled up before backward and the gradients unscaled before clipping.
+Elsewhere `auto` is fp32, because emulated bf16 (convert, fp32 matmul, convert back) is slower than
+plain fp32. fp16 on a CPU is refused: CPU autocast fp16 is not a training path (no loss scaling
+is needed there because bf16 exists, and its fp16 kernels are emulated).
 
 An explicit `bf16` on a CPU without native bf16 is emulated: the same rounding, so the same numbers
 as on native hardware, only slower (a warning says so). An explicit `bf16` on a GPU without bf16 is
-an error: CUDA has no emulation path. Only the resolved value ("bf16" / "fp32") belongs in a run's
-identity and provenance: `auto` means different numbers on different machines.
+an error: CUDA has no emulation path. Only the resolved value ("bf16" / "fp16" / "fp32") belongs in a
+run's identity and provenance: `auto` means different numbers on different machines.
 
 XLT_CPU_BF16=1 / 0 overrides the CPU detection (tests; a CPU whose flags the detection misreads).
 """
@@ -31,7 +38,8 @@ import torch
 from xlt.errors import ConfigError
 
 log = logging.getLogger("xlt")
-CHOICES = ("auto", "fp32", "bf16")
+CHOICES = ("auto", "fp32", "bf16", "fp16")
+FP16_CAPABILITY = (7, 0)  # fp16 tensor cores (Volta); older GPUs run fp16 no faster, or (6.1) far slower
 ENV = "XLT_CPU_BF16"
 # CPU feature names that mean bf16 dot products in hardware: x86 flags (/proc/cpuinfo, torch's cpuinfo)
 # and Arm's (/proc/cpuinfo "Features", macOS sysctl FEAT_BF16)
@@ -81,16 +89,26 @@ def _cpu_flags() -> set[str]:
 
 
 def resolve(requested: str, device: torch.device) -> str:
-    """The precision a run on `device` computes in: "bf16" or "fp32" (what a run's identity records)."""
+    """The precision a run on `device` computes in: "bf16", "fp16" or "fp32" (what a run's identity records)."""
     if requested not in CHOICES:
         raise ConfigError(f"precision must be one of {', '.join(CHOICES)}, got {requested!r}")
     if requested == "fp32":
         return "fp32"
+    if requested == "fp16" and device.type != "cuda":
+        raise ConfigError(f"precision fp16: {device.type} autocast fp16 is not a training path; fp16 with loss "
+                          f"scaling is for CUDA GPUs without bf16 (use bf16 or fp32 on {device.type})")
     if device.type == "cuda":
-        ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        gpu = torch.cuda.is_available()
+        ok = gpu and torch.cuda.is_bf16_supported(including_emulation=False)
         if requested == "bf16" and not ok:
-            raise ConfigError(f"precision bf16: {device} does not support bfloat16 (use precision=fp32 or auto)")
-        return "bf16" if ok else "fp32"
+            raise ConfigError(f"precision bf16: {device} does not support bfloat16 (use precision=fp16, fp32 or auto)")
+        if requested == "fp16":
+            if not gpu:
+                raise ConfigError(f"precision fp16: no CUDA GPU is visible for {device}")
+            return "fp16"
+        if ok:
+            return "bf16"
+        return "fp16" if gpu and torch.cuda.get_device_capability(device) >= FP16_CAPABILITY else "fp32"
     if device.type == "cpu":
         native = cpu_has_bf16()
         if requested == "bf16" and not native:
@@ -105,11 +123,34 @@ def _warn_emulated() -> None:
                 "with the same numbers but slower than fp32")
 
 
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def autocast(device: torch.device, resolved: str):
-    """The autocast context for a resolved precision ("bf16" or "fp32"; "auto" is resolved here too)."""
-    if resolved not in ("bf16", "fp32"):
+    """The autocast context for a resolved precision ("bf16", "fp16", "fp32"; "auto" is resolved here too)."""
+    if resolved not in ("bf16", "fp16", "fp32"):
         resolved = resolve(resolved, device)
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolved == "bf16")
+    return torch.autocast(device.type, dtype=_DTYPES.get(resolved, torch.bfloat16), enabled=resolved != "fp32")
+
+
+def scaler(device: torch.device, resolved: str) -> torch.amp.GradScaler:
+    """The loss scaler for a resolved precision: active for fp16 only. Disabled, it passes the loss and
+    the optimizer step through unchanged, so bf16 and fp32 runs compute exactly what they did without it."""
+    return torch.amp.GradScaler(device.type, enabled=resolved == "fp16")
+
+
+def optimizer_step(opt: torch.optim.Optimizer, scale: torch.amp.GradScaler, params, max_grad_norm: float) -> bool:
+    """Unscale the gradients, clip them to `max_grad_norm` (0: no clipping) and step; False when the
+    step was skipped because a gradient overflowed in fp16 (the scaler then lowers its scale).
+
+    Clipping must see the true gradients, hence unscale before clip (the order torch's AMP recipe gives)."""
+    scale.unscale_(opt)
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    before = scale.get_scale() if scale.is_enabled() else None
+    scale.step(opt)  # skips opt.step() when any gradient is inf/nan
+    scale.update()
+    return before is None or scale.get_scale() >= before  # the scale only drops after an overflow
 
 
 def describe(requested: str, device: torch.device) -> str:
@@ -120,7 +161,7 @@ def describe(requested: str, device: torch.device) -> str:
         if requested == "bf16" and not cpu_has_bf16():
             why += ", emulated"
     elif device.type == "cuda":
-        why = "bf16-capable GPU" if used == "bf16" else "GPU without bf16"
+        why = {"bf16": "bf16-capable GPU", "fp16": "GPU without bf16, fp16 with loss scaling"}.get(used, "GPU without bf16 or fp16 tensor cores")
     else:
         why = device.type
     if requested == used and "emulated" not in why:  # asked for and got it: nothing to explain

@@ -20,7 +20,7 @@ def _s(default, low=-math.inf, high=math.inf, *, above: bool = False, choices: t
 
 
 POOLING = ("auto", "cls", "mean")
-PRECISION = ("auto", "fp32", "bf16")
+PRECISION = ("auto", "fp32", "bf16", "fp16")  # fp16: CUDA only, with loss scaling
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Runtime:
     threads: int = _s(0, 0)  # torch CPU threads; 0 = torch default
     progress: bool = True
     compile: bool = False  # torch.compile the model (dynamic shapes); pays off on long GPU runs
+    # recompute activations in backward: far less memory, same numbers (xlt.training.checkpointing)
+    gradient_checkpointing: bool = False
     eval_max_tokens: int = _s(16384, 1)  # token budget per evaluation batch
     eval_max_batch: int = _s(256, 1)
     # experiment trackers every finished run is logged to (xlt.trackers): tensorboard, mlflow, wandb
