@@ -54,10 +54,11 @@ def open_bundle(path, dest: Path) -> tuple[Path, dict, list[str]]:
     if not path.is_file():
         raise XltError(f"bundle {path} not found" if not path.exists() else f"bundle {path} is not a file")
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with tarfile.open(path, "r:gz") as tar:  # xlt bundle writes gzip
             tar.extractall(dest, filter="data")  # no absolute paths, links out or devices
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise XltError(f"{path} is not an xlt bundle (not a readable .tar.gz: {exc})") from None
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise XltError(f"{path} is not an xlt bundle (not a readable .tar.gz: {why})") from None
     roots = [p.parent for p in dest.glob("*/manifest.json")]
     if len(roots) != 1:
         raise XltError(f"{path} is not an xlt bundle (no <study>/manifest.json inside; write one with xlt bundle)")
