@@ -8,7 +8,8 @@ trains one checkpoint per target seed instead (stage variance included, S stages
 Layout: `<cache>/intermediate/<key>/encoder.safetensors` + `meta.json` (`<cache>` = the study's
 `cache_dir`, else $XLT_CACHE, else the user cache folder: `xlt.paths`). The key hashes the model (name/location +
 revision), the condition, the task's version and a size fingerprint of its local files, the
-resolved stage TrainSettings and the stage seed. Only the encoder's trained parameters are stored
+resolved stage TrainSettings, the stage seed and the library versions that make a run stale (so a
+`--rerun-stale` recomputes the stage too). Only the encoder's trained parameters are stored
 (frozen word embeddings are taken from the pretrained model again). A checkpoint is written into a
 temporary folder and renamed into place with its meta.json (holding the weights' sha256) already
 there; a folder whose meta is missing or whose hash does not match is retrained with a warning.
@@ -57,7 +58,16 @@ def checkpoint_key(cond: Condition, ref, cfg: TrainSettings, seed: int) -> dict:
         "files": {k: _fingerprint(v) for k, v in sorted(cond.data.items())},  # a hub vision_model: "absent"
         "stage": cond.stage, "seed": seed,
         "train": dataclasses.asdict(cfg),  # the stage's settings: all of them decide its weights
+        "libraries": library_versions(),
     }
+
+
+def library_versions() -> dict:
+    """The versions `--rerun-stale` compares (`xlt.provenance.STALE_KEYS`): a stage trained under other
+    versions is another checkpoint, so runs recomputed after an upgrade recompute their stage too."""
+    from xlt.provenance import STALE_KEYS, provenance
+
+    return {k: v for k, v in provenance("cpu")["libraries"].items() if k in STALE_KEYS}
 
 
 def load_encoder(cond: Condition, ref, tokenizer, train: TrainSettings, seed: int,
