@@ -63,19 +63,56 @@ def test_reloaded_model_predicts_what_the_run_stored(tiny_study):
 
 
 def test_the_saved_checkpoint_is_the_selected_one(tiny_study):
-    """Its English dev score is the stored best dev score, also for runs whose last checkpoint was worse
-    (fine_tune restores the best weights before evaluation and saving)."""
+    """Its English dev score is the stored best dev score (fine_tune restores the best weights before
+    evaluation and saving; see the next test for a run whose last checkpoint is worse)."""
     store = Store(tiny_study["db"])
     data = TaskData(TaskEntry("sib200", str(tiny_study["data"]), "available"), progress=False)
     dev = data.splits["dev"]
-    runs, restored = _runs(tiny_study), 0
+    runs = _runs(tiny_study)
     for rid, m in store.saved_models().items():
-        model = xlt.load_model(m["path"])
-        preds = model.predict([ex.text for ex in dev])
+        preds = xlt.load_model(m["path"]).predict([ex.text for ex in dev])
         score = float(np.mean([p == ex.label for p, ex in zip(preds, dev)]))
         assert score == pytest.approx(runs[rid]["dev_score"], abs=1e-12), rid
-        restored += runs[rid]["best_step"] < 8  # the best was not the last of the 8 steps
-    assert restored >= 1, "no run selected an earlier checkpoint: the restore is not exercised"
+
+
+def test_fine_tune_restores_the_best_dev_weights_and_those_are_saved(tiny_bert, tmp_path):
+    """Dev scores that only get worse: the best checkpoint is the first; the model in hand after
+    fine_tune, and the saved and reloaded one, hold exactly its weights (not the last step's)."""
+    import torch
+
+    from xlt.models import registry
+    from xlt.models.heads import SequenceClassifier
+    from xlt.training.batching import Encoded
+    from xlt.training.loop import fine_tune
+    from xlt.training.settings import Runtime, TrainSettings
+
+    ref = registry.resolve(str(tiny_bert))
+    tok = registry.load_tokenizer(ref)
+    texts = [f"the teacher reads book {i}" for i in range(16)]
+    data = Encoded(tok(texts)["input_ids"], None, np.arange(16) % 3)
+    model = SequenceClassifier(registry.load_encoder(ref), 3, "mean", 0.1)
+    snapshots, script = [], iter([0.9, 0.5, 0.2, 0.1])
+
+    def dev_score(m) -> float:
+        snapshots.append({k: v.detach().clone() for k, v in m.state_dict().items()})
+        return next(script)
+
+    def loss(m, batch):
+        return torch.nn.functional.cross_entropy(m(**{k: v for k, v in batch.items() if k != "labels"}),
+                                                 batch["labels"])
+
+    cfg = TrainSettings(max_steps=4, eval_every=1, batch_size=8, lr=1e-2, precision="fp32")
+    res = fine_tune(model, data, cfg, 1, tok.pad_token_id, torch.device("cpu"), loss, dev_score,
+                    Runtime(progress=False))
+    assert (res.best_step, res.best_dev, len(snapshots)) == (1, 0.9, 4)
+    best, last = snapshots[0], snapshots[-1]
+    assert any(not torch.equal(best[k], last[k]) for k in best)  # training moved the weights
+    assert all(torch.equal(v, best[k]) for k, v in model.state_dict().items())
+    meta = {"format": saved.FORMAT, "kind": "sequence-classification", "labels": ["a", "b", "c"],
+            "pooling": "mean", "input_prefix": "", "max_length": 32, "precision": "fp32", "dropout": 0.1}
+    saved.write(tmp_path / "m", model, tok, meta, "card")
+    reloaded = xlt.load_model(tmp_path / "m").module.state_dict()
+    assert set(reloaded) == set(best) and all(torch.equal(reloaded[k], best[k]) for k in best)
 
 
 def test_model_card_names_the_run_and_its_scores(tiny_study):
