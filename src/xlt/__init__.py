@@ -4,6 +4,7 @@ The Python API (`xlt.api`) loads on first use, so `import xlt` stays light (no t
 
     xlt.run_study(path_or_dict, db=...)   xlt.load_results(db, study=...)   xlt.write_report(db, study, out)
     xlt.results_document(db, study)       (the `xlt results --format json` document)
+    xlt.load_model(path)                  (a run's model saved with `runtime.save: best`)
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -14,7 +15,7 @@ except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+src"
 
 # `write_report`, not `report`: `xlt.report` is the report subpackage
-_API = ("load_results", "run_study", "results_document", "write_report")
+_API = ("load_results", "run_study", "results_document", "write_report", "load_model")
 __all__ = [*_API, "__version__"]
 
 

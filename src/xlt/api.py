@@ -6,6 +6,8 @@
     df.groupby(["condition", "language"])["value"].mean()
     xlt.write_report("r.sqlite", "demo", "report/")             # {"md": ..., "tex": ..., "html": ...}
     doc = xlt.results_document("r.sqlite", "demo")        # what `xlt results --format json` writes
+    m = xlt.load_model(path)                              # a run saved with runtime.save=best
+    m.predict(["query text"])                             # label names (classification heads)
 
 `db` is a SQLite path, a database URL or an open `xlt.store.db.Store`. Readers open it read-only.
 Bad input raises `xlt.errors.XltError` (one line), as on the command line.
@@ -87,6 +89,15 @@ def write_report(db, study: str, out, task: str | None = None, compare: tuple[st
     from xlt.report import build
 
     return build.write_report(_store(db), study, Path(out), task, compare, n_boot, progress=progress)
+
+
+def load_model(path):
+    """A run's fine-tuned model saved with `runtime.save: best` (the folder `Store(db).saved_models()`
+    names): `.module` (encoder + head, as trained), `.tokenizer`, `.meta` (labels, pooling, run, ...),
+    `.predict(texts)` for classification heads. See `xlt.repro.saved` for the folder's layout."""
+    from xlt.repro.saved import load
+
+    return load(path)
 
 
 # -- the JSON document (`xlt results --format json`; schema: xlt/schemas/results.schema.json) -------

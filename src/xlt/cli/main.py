@@ -5,6 +5,8 @@
     xlt validate study.yaml               # check settings, names and every data split; writes nothing
     xlt results --format md -o results.md
     xlt report --study demo -o report/    # report.md, report.tex, report.html with plots
+    xlt bundle --study demo -o demo.tar.gz   # settings, provenance, results, DB rows, report: one archive
+    xlt verify demo.tar.gz --runs 1          # re-execute runs of a bundle, compare the scores
     xlt ls tasks | langs | models
 
 Bad input exits with code 2 and one line on stderr; nothing already stored is touched.
@@ -133,6 +135,21 @@ def _parser() -> argparse.ArgumentParser:
                     help="groupings of the language tables and comparisons, e.g. family word-order resource "
                          "(default family); the first replaces the family section, the others follow it")
 
+    b = sub.add_parser("bundle", help="one study as a .tar.gz a reviewer can read and check with xlt verify")
+    b.add_argument("--db", default=DEFAULT_DB)
+    b.add_argument("--study", required=True)
+    b.add_argument("-o", "--output", help="the archive to write (default <study>.tar.gz)")
+
+    vf = sub.add_parser("verify", help="re-execute runs of a bundle and compare their scores with the bundled ones")
+    vf.add_argument("bundle", help="a .tar.gz written by xlt bundle")
+    vf.add_argument("--runs", type=_positive, help="how many runs to re-execute (default: one per model x "
+                    "condition x task; fewer cover as many combinations as they can)")
+    vf.add_argument("--tolerance", type=float, default=0.5,
+                    help="largest difference in points (x100) still accepted (default 0.5); 0 = identical only")
+    vf.add_argument("--db", help="store the re-executed runs here (default: a temporary database)")
+    vf.add_argument("--data-dir", action="append", default=[], metavar="TASK=PATH",
+                    help="where a task's data is on this machine, when not at the bundled path (repeatable)")
+
     ls = sub.add_parser("ls", help="list registered tasks, languages or model presets")
     ls.add_argument("what", choices=("tasks", "langs", "models"))
     return p
@@ -184,6 +201,10 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "families":
         return _families(args)
+    if args.command == "bundle":
+        return _bundle(args)
+    if args.command == "verify":
+        return _verify(args)
     if args.command == "ls":
         from xlt.cli.listing import list_registry
 
@@ -223,6 +244,10 @@ def _study(args) -> int:
         plan = runner.plan()
         runner.stale(plan)  # warns when finished runs were computed under other library versions
         print(describe(plan, runner.store, line, runner.workspace))
+        from xlt.study.launch import saved_models_line
+
+        if size := saved_models_line(plan, runner.workspace):
+            print(size)
         return 0
     store = runner.store = Store(db)
     rerun_stale = getattr(args, "rerun_stale", False)
@@ -241,7 +266,9 @@ def _study(args) -> int:
         summary = runner.run(rerun_stale=rerun_stale)
     print(f"study {study.name}: {summary['ran']} run(s) executed, {summary['skipped']} already done; "
           f"results in {store.url}")
-    return _results(db, study.name, None, "table", None)
+    code = _results(db, study.name, None, "table", None)
+    print(next_commands(study.name, db))
+    return code
 
 
 def _launch(args, study, db: str, plan) -> dict:
@@ -341,6 +368,59 @@ def _families(args) -> int:
     if table.empty:
         raise XltError(f"no per-example scores for metric {args.metric!r} in study {args.study!r}")
     print(families.to_text(table))
+    return 0
+
+
+def next_commands(study: str, db: str) -> str:
+    """What to run next on the study just run (the --db argument only when it is not the default)."""
+    import shlex
+
+    name = shlex.quote(study)
+    at = "" if db == DEFAULT_DB else f" --db {shlex.quote(db)}"
+    folder = "".join(c if c.isalnum() or c in "-_." else "_" for c in study)
+    return "\n".join(["next:", f"  xlt families --study {name}{at}",
+                      f"  xlt report --study {name}{at} -o {shlex.quote(folder + '-report')}",
+                      f"  xlt bundle --study {name}{at} -o {shlex.quote(folder + '.tar.gz')}"])
+
+
+def _bundle(args) -> int:
+    import shlex
+
+    from xlt.repro.bundle import write_bundle
+
+    out = Path(args.output or "".join(c if c.isalnum() or c in "-_." else "_" for c in args.study) + ".tar.gz")
+    _writable(out, folder=False)
+    info = write_bundle(_open_store(args.db), args.study, out, progress=not args.quiet)
+    left = f"; {info['left_out']} unfinished or superseded run(s) left out" if info["left_out"] else ""
+    print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB): study {args.study}, {info['runs']} run(s){left}; "
+          f"check it with: xlt verify {shlex.quote(str(out))} --runs 1")
+    return 0
+
+
+def _verify(args) -> int:
+    from xlt.repro.verify import DIFFERS, IDENTICAL, table, verify
+
+    dirs = {}
+    for item in args.data_dir:
+        task, sep, path = item.partition("=")
+        if not sep or not task or not path:
+            raise XltError(f"--data-dir {item!r}: expected TASK=PATH (e.g. sib200=/data/sib-200)")
+        dirs[task] = path
+    verdicts, manifest, notes = verify(args.bundle, args.runs, args.tolerance, args.db, dirs,
+                                       progress=not args.quiet)
+    print(f"verify {args.bundle}: study {manifest.get('study')}, {len(verdicts)} of {manifest.get('runs')} "
+          f"run(s) re-executed (tolerance {args.tolerance:g} points)")
+    for note in notes:
+        print(f"note: {note}")
+    print(table(verdicts, args.tolerance))
+    bad = [v for v in verdicts if v.verdict == DIFFERS]
+    if bad:
+        worst = max(bad, key=lambda v: v.max_diff)
+        print(f"xlt: verify failed: {len(bad)} of {len(verdicts)} re-executed run(s) differ beyond "
+              f"{args.tolerance:g} points (run {worst.run['run_id']}: {worst.worst})", file=sys.stderr)
+        return 1
+    same = sum(v.verdict == IDENTICAL for v in verdicts)
+    print(f"verified: {same} identical, {len(verdicts) - same} within tolerance")
     return 0
 
 

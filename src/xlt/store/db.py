@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
-    JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
+    JSON, BigInteger, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
     create_engine, delete, event, func, inspect, make_url, select, update,
 )
-from sqlalchemy import BigInteger
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from xlt.errors import XltError
@@ -118,6 +117,14 @@ predictions = _per_run(
     "predictions", "uq_predictions", ("language",),
     Column("language", String(50), nullable=False),
     Column("values", JSON, nullable=False),
+)
+
+# where `runtime.save: best` wrote a run's fine-tuned model (xlt.repro.saved). A table rather than a runs
+# column: databases from before it stay readable read-only (the table is created on the next write open)
+saved_models = _per_run(
+    "saved_models", "uq_saved_models", (),
+    Column("path", Text, nullable=False),
+    Column("bytes", BigInteger),
 )
 
 
@@ -351,6 +358,8 @@ class Store:
         or taken over: the new holder stores it).
         """
         rows, per_example, preds, curve = list(rows), list(per_example), list(preds), list(curve)
+        info = dict(info)
+        saved = info.pop("saved_model", None)  # {path, bytes}: its own table
 
         def tx() -> bool:
             with self._write() as c:
@@ -367,6 +376,8 @@ class Store:
                     c.execute(predictions.insert(), [{"run_id": run_id, **r} for r in preds])
                 if curve:
                     c.execute(curves.insert(), [{"run_id": run_id, **_curve_point(p)} for p in curve])
+                if saved:
+                    c.execute(saved_models.insert(), [{"run_id": run_id, **saved}])
                 c.execute(update(runs).where(runs.c.run_id == run_id).values(
                     status="done", finished_at=_now(), heartbeat=time.time(), error=None, **info))
                 return True
@@ -406,6 +417,18 @@ class Store:
             q = q.join(study_runs, study_runs.c.run_id == runs.c.run_id).where(study_runs.c.study == study)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]
+
+    def saved_models(self, study: str | None = None) -> dict[str, dict]:
+        """run_id -> {path, bytes} of the finished runs whose model was saved (`runtime.save: best`);
+        {} for a database opened read-only from before saved models existed."""
+        if not inspect(self.engine).has_table("saved_models"):
+            return {}
+        q = (select(saved_models.c.run_id, saved_models.c.path, saved_models.c.bytes)
+             .join(runs, runs.c.run_id == saved_models.c.run_id).where(runs.c.status == "done"))
+        if study:
+            q = q.join(study_runs, study_runs.c.run_id == runs.c.run_id).where(study_runs.c.study == study)
+        with self.engine.connect() as c:
+            return {r.run_id: {"path": r.path, "bytes": r.bytes} for r in c.execute(q)}
 
     # -- reading for analysis: DataFrames (xlt.analysis and xlt.report read only these) -----------
     def studies(self) -> list[str]:
@@ -480,7 +503,7 @@ def _link(conn, study: str, run_ids: list[str]) -> None:
 
 
 def _delete_results(conn, run_id: str) -> None:
-    for table in (scores, example_scores, predictions, curves):
+    for table in (scores, example_scores, predictions, curves, saved_models):
         conn.execute(delete(table).where(table.c.run_id == run_id))
 
 

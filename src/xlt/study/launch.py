@@ -295,3 +295,34 @@ def _estimate(left: list, timings: list[dict]) -> list[str]:
     total_text = f"{total / 3600:.2f} h for {known} run(s)" if known else "unknown"
     out.append(f"  total: {total_text}" + (f"; unknown for {unknown} run(s)" if known and unknown else ""))
     return out
+
+
+def saved_models_line(plan: list[PlanRow], workspace) -> str:
+    """The dry run's disk estimate for `runtime.save: best` ('' when off): the runs still to do that train
+    a head, each saving its encoder's parameters x 4 bytes (float32), its head and its tokenizer files."""
+    from xlt.repro.saved import estimate_bytes
+
+    runtime = workspace.runtime
+    if runtime.save == "none":
+        return ""
+    per_run: dict[tuple, int | None] = {}
+    total, n, unknown = 0, 0, set()
+    for run, _, status in plan:
+        data = workspace.task(run.task)
+        if status == "done" or not data.kind.trains:
+            continue
+        key = (run.model, len(data.label_names))
+        if key not in per_run:
+            per_run[key] = estimate_bytes(workspace.ref(run.model), len(data.label_names))
+        n += 1
+        if per_run[key] is None:
+            unknown.add(run.model)
+        else:
+            total += per_run[key]
+    where = Path(runtime.save_dir).expanduser().resolve()
+    text = f"saved models (runtime.save: {runtime.save}): {n} run(s) to do ≈ {_size(total)} under {where}"
+    return text + (f"; size unknown for {', '.join(sorted(unknown))} (config not readable here)" if unknown else "")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.3g} MB"

@@ -20,6 +20,7 @@ import numpy as np
 from xlt.methods import make_loss, parameter_counts, prepare
 from xlt.methods.intermediate import encoder_for_run, stage_info
 from xlt.models import registry
+from xlt.repro.saved import save_run
 from xlt.study.config import TaskEntry
 from xlt.study.data import TaskData
 from xlt.study.protocols import trainer
@@ -146,6 +147,9 @@ def compute(run: RunSpec, ws: Workspace) -> RunResult:
             per_example.append({"language": lang.language, "metric": metric, "values": values})
         preds.append({"language": lang.language, "values": lang.predictions})
     info.update(eval_seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb())
+    if rt.save == "best" and kind.trains:  # the selected checkpoint (fine_tune restored it), with its scores
+        info["saved_model"] = save_run(run, model, tokenizer, ref, names, rows, info, rt.save_dir,
+                                       kind.main_metric, data.spec.source_language)
     return RunResult(rows, per_example, preds, info, curve)
 
 

@@ -21,6 +21,7 @@ def _s(default, low=-math.inf, high=math.inf, *, above: bool = False, choices: t
 
 POOLING = ("auto", "cls", "mean")
 PRECISION = ("auto", "fp32", "bf16", "fp16")  # fp16: CUDA only, with loss scaling
+SAVE = ("none", "best")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class Runtime:
     gradient_checkpointing: bool = False
     eval_max_tokens: int = _s(16384, 1)  # token budget per evaluation batch
     eval_max_batch: int = _s(256, 1)
+    # best: write each trained run's selected (best English dev) checkpoint to <save_dir>/<study>/<run id>/
+    # (encoder + tokenizer via save_pretrained, head, model card; `xlt.load_model`); the numbers do not change
+    save: str = _s("none", choices=SAVE)
+    save_dir: str = "xlt-results/models"
     # experiment trackers every finished run is logged to (xlt.trackers): tensorboard, mlflow, wandb
     trackers: tuple[str, ...] = ()
     tracker_dir: str = ""  # where they write; "" = `trackers/` next to a SQLite results DB (else ./xlt-trackers)

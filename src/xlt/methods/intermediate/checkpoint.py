@@ -8,7 +8,8 @@ stages, and the seed variance of the study includes the stage's. `shared` trains
 Layout: `<cache>/intermediate/<key>/encoder.safetensors` + `meta.json` (`<cache>` = the study's
 `cache_dir`, else $XLT_CACHE, else the user cache folder: `xlt.paths`). The key hashes the model (name/location +
 revision), the condition, the task's version and a size fingerprint of its local files, the
-resolved stage TrainSettings and the stage seed. Only the encoder's trained parameters are stored
+resolved stage TrainSettings, the stage seed and the library versions that make a run stale (so a
+`--rerun-stale` recomputes the stage too). Only the encoder's trained parameters are stored
 (frozen word embeddings are taken from the pretrained model again). A checkpoint is written into a
 temporary folder and renamed into place with its meta.json (holding the weights' sha256) already
 there; a folder whose meta is missing or whose hash does not match is retrained with a warning.
@@ -61,6 +62,7 @@ def checkpoint_key(cond: Condition, ref, cfg: TrainSettings, seed: int) -> dict:
         # the seed policy decides only which seed is asked for: the seed itself is in the key
         "stage": {k: v for k, v in cond.stage.items() if k != "stage_seed"}, "seed": seed,
         "train": dataclasses.asdict(cfg),  # the stage's settings: all of them decide its weights
+        "libraries": library_versions(),
     }
     if cond.multimodal:  # added with the projector's own lr: text checkpoints keep their keys
         key["projector_lr"] = cond.projector_lr(cfg)
@@ -75,6 +77,14 @@ def checkpoint_dir(cond: Condition, ref, train: TrainSettings, seed: int, cache_
     key = checkpoint_key(cond, ref, cfg, seed)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
     return cache_root(cache_dir) / digest, key, cfg
+
+
+def library_versions() -> dict:
+    """The versions `--rerun-stale` compares (`xlt.provenance.STALE_KEYS`): a stage trained under other
+    versions is another checkpoint, so runs recomputed after an upgrade recompute their stage too."""
+    from xlt.provenance import STALE_KEYS, provenance
+
+    return {k: v for k, v in provenance("cpu")["libraries"].items() if k in STALE_KEYS}
 
 
 def load_encoder(cond: Condition, ref, tokenizer, train: TrainSettings, seed: int,
