@@ -131,8 +131,9 @@ def test_sentence_pair(tmp_path):
 
 def test_multiple_choice_from_columns_and_from_a_list_column(tmp_path):
     for split in ("train", "dev", "test"):
-        write(tmp_path / "en" / f"{split}.tsv", [{"q": "The sun rose.", "a": "It got light.", "b": "It got cold.",
-                                                  "gold": "0"}, {"q": "It rained.", "a": "Dry", "b": "Wet", "gold": "1"}])
+        write(tmp_path / "en" / f"{split}.tsv", [
+            {"q": "The sun rose.", "a": "It got light.", "b": "It got cold.", "gold": "0"},
+            {"q": "It rained.", "a": "Dry", "b": "Wet", "gold": "1"}])
         write(tmp_path / "de" / f"{split}.jsonl", [{"q": "Es regnete.", "opts": ["trocken", "nass", "heiß"],
                                                     "gold": "nass"}])
     td = data({"name": "my-copa", "type": "multiple-choice", "source": f"{tmp_path}/{{lang}}/{{split}}.tsv",
@@ -226,8 +227,8 @@ def test_missing_file_names_it(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     ({"type": "regression"}, "type must be one of classification, sentence-pair, multiple-choice, tagging"),
-    ({"fields": {"text": "review", "label": "stars", "premise": "x"}}, "unknown field 'premise' for type "
-                                                                       "classification (fields: text, label, text_pair)"),
+    ({"fields": {"text": "review", "label": "stars", "premise": "x"}},
+     "unknown field 'premise' for type classification (fields: text, label, text_pair)"),
     ({"fields": {"text": "review"}}, "type classification needs fields ['label']"),
     ({"source": {"files": "d/{lang}.tsv"}}, "give either {split} in source.files or source.split_column"),
     ({"source": {"files": "d/{split}.tsv"}}, "give either {lang} in source.files or source.language_column"),
@@ -266,7 +267,8 @@ def test_run_identity_follows_the_declaration_not_the_folder(tmp_path, tiny_bert
     # the same columns mapped the other way round: same files, another task
     for lang in ("en", "de"):
         for split in ("train", "dev", "test"):
-            write(tmp_path / "b" / lang / f"{split}.tsv", [{"review": t, "stars": l, "note": t} for t, l in SENTIMENT[lang]])
+            write(tmp_path / "b" / lang / f"{split}.tsv",
+                  [{"review": t, "stars": l, "note": t} for t, l in SENTIMENT[lang]])
     with_note = run_ids(tmp_path / "b", SENT["fields"])
     assert with_note != base  # the bytes changed
     assert run_ids(tmp_path / "b", {"text": "note", "label": "stars"}) != with_note  # the mapping changed
@@ -334,7 +336,8 @@ FUZZ_TARGETS = {
                       {"type": "tagging", "fields": {"tokens": "w", "tags": "t"}}),
     "choice-jsonl": ("test.jsonl", '{"q": "Es regnet.", "c": ["nass", "trocken"], "y": 0}\n',
                      {"type": "multiple-choice", "fields": {"premise": "q", "choices": "c", "label": "y"}}),
-    "qa-jsonl": ("test.jsonl", '{"c": "Berlin ist groß.", "q": "Was?", "a": {"text": ["Berlin"], "answer_start": [0]}}\n',
+    "qa-jsonl": ("test.jsonl",
+                 '{"c": "Berlin ist groß.", "q": "Was?", "a": {"text": ["Berlin"], "answer_start": [0]}}\n',
                  {"type": "extractive-qa", "fields": {"context": "c", "question": "q", "answers": "a"}}),
 }
 
@@ -350,8 +353,8 @@ def test_fuzzed_files_load_or_raise_data_error_naming_the_file(target, tmp_path)
     name, text, decl = FUZZ_TARGETS[target]
     path = tmp_path / "de" / name
     path.parent.mkdir()
-    e = entry({"name": f"fuzz-{target}", **decl, "source": f"{tmp_path}/{{lang}}/{Path(name).stem.replace('test', '{split}')}"
-               f"{Path(name).suffix}", "languages": ["de"]})
+    pattern = f"{tmp_path}/{{lang}}/{{split}}{Path(name).suffix}"
+    e = entry({"name": f"fuzz-{target}", **decl, "source": pattern, "languages": ["de"]})
     cls = declare(e)
     path.write_text(text, encoding="utf-8")
     assert cls().load("test", "de")  # the unmutated file is valid
@@ -370,8 +373,8 @@ def test_fuzzed_files_load_or_raise_data_error_naming_the_file(target, tmp_path)
     # parquet: a file that is not one (or a damaged one) is one DataError too
     pq.write_table(pa.Table.from_pylist([{"review": "gut", "stars": "pos"}]), parquet)
     good = parquet.read_bytes()
-    pcls = declare(entry({"name": "fuzz-parquet", "type": "classification", "fields": {"text": "review", "label": "stars"},
-                          "source": f"{tmp_path}/{{lang}}/{{split}}.parquet", "languages": ["de"]}))
+    pcls = declare(entry({**SENT, "name": "fuzz-parquet", "source": f"{tmp_path}/{{lang}}/{{split}}.parquet",
+                          "languages": ["de"]}))
     for bad in (good[: len(good) // 2], b"PAR1" + good[10:], b"not parquet at all"):
         parquet.write_bytes(bad)
         with pytest.raises(DataError, match=str(parquet)):
