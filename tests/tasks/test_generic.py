@@ -379,3 +379,48 @@ def test_fuzzed_files_load_or_raise_data_error_naming_the_file(target, tmp_path)
         parquet.write_bytes(bad)
         with pytest.raises(DataError, match=str(parquet)):
             pcls().load("test", "de")
+
+
+def test_every_declared_type_runs_a_study(tmp_path, tiny_bert):
+    """Classification (pair), multiple choice, tagging and QA declared tasks train and store scores."""
+    from xlt.store.db import Store
+    from xlt.study.runner import Runner
+
+    for lang in ("en", "de"):
+        for split in ("train", "dev", "test"):
+            d = tmp_path / lang
+            write(d / f"nli-{split}.tsv", [{"p": "A man sleeps.", "h": "He rests.", "y": "yes"},
+                                           {"p": "A man sleeps.", "h": "He runs.", "y": "no"}])
+            write(d / f"mc-{split}.jsonl", [{"q": "It rained.", "c": ["dry", "wet"], "y": 1},
+                                            {"q": "The sun rose.", "c": ["light", "dark"], "y": 0}])
+            write(d / f"ner-{split}.jsonl", [{"w": ["Lady", "Gaga", "sang"], "t": ["B-PER", "I-PER", "O"]}])
+            write(d / f"qa-{split}.jsonl", [{"c": "Paris is the capital of France.", "q": "Capital of France?",
+                                             "a": ["Paris"]}])
+    def task(name, kind, stem, ext, fields):
+        return {"name": name, "type": kind, "source": f"{tmp_path}/{{lang}}/{stem}-{{split}}.{ext}", "fields": fields,
+                "languages": ["de"]}
+
+    study = {"name": "declared", "models": [str(tiny_bert)], "runtime": {"threads": 1, "progress": False},
+             "train": {"max_steps": 2, "batch_size": 2, "max_length": 64},
+             "tasks": [task("d-nli", "sentence-pair", "nli", "tsv", {"text": "p", "text_pair": "h", "label": "y"}),
+                       task("d-mc", "multiple-choice", "mc", "jsonl", {"premise": "q", "choices": "c", "label": "y"}),
+                       task("d-ner", "tagging", "ner", "jsonl", {"tokens": "w", "tags": "t"}),
+                       task("d-qa", "extractive-qa", "qa", "jsonl", {"context": "c", "question": "q", "answers": "a"})]}
+    store = Store(str(tmp_path / "r.sqlite"))
+    Runner(parse_study(study), store, progress=False).run()
+    got = {(r["task"], r["language"], r["metric"]) for r in store.score_rows(study="declared")}
+    assert got == {(t, l, m) for l in ("en", "de") for t, m in [
+        ("d-nli", "accuracy"), ("d-mc", "accuracy"), ("d-ner", "f1"), ("d-ner", "accuracy"), ("d-qa", "squad_f1"),
+        ("d-qa", "squad_em")]}
+    runs = store.runs(study="declared")
+    assert {r["task_version"][:9] for r in runs} == {"declared-"}
+    # a fresh process (report, export) knows the declared tasks from the runs' stored study config
+    from xlt.report.export import export
+    from xlt.tasks.base import _REGISTRY
+
+    for name in ("d-nli", "d-mc", "d-ner", "d-qa"):
+        del _REGISTRY[name]
+    assert sorted(register_stored(r["config"] for r in runs)) == ["d-mc", "d-ner", "d-nli", "d-qa"]
+    written = export(store, "declared", str(tiny_bert), tmp_path / "sub")
+    assert sorted(Path(p).name for p in written["d-ner"]) == ["test-de.tsv", "test-en.tsv"]
+    assert (tmp_path / "sub" / "d-ner" / "test-de.tsv").read_text().split() != []
