@@ -23,7 +23,8 @@
   folder changes no run id.
 - `{hub: ORG/NAME, config: "{lang}", revision: ..., layout: card|parquet-export}`: read through
   `xlt.tasks.hub` (parquet-backed datasets; `splits:` as above, default dev -> validation); the
-  languages must then be listed.
+  languages must then be listed. `revision` defaults to "main": pin a commit, since the run identity
+  holds the revision's name, not the hub's bytes.
 
 Labels are those of the English (`source_language`) training split; a dev/test label it lacks, a bad
 row, an empty split or a column the file lacks is one error naming file:line (parquet: the row number).
