@@ -131,8 +131,9 @@ def test_sentence_pair(tmp_path):
 
 def test_multiple_choice_from_columns_and_from_a_list_column(tmp_path):
     for split in ("train", "dev", "test"):
-        write(tmp_path / "en" / f"{split}.tsv", [{"q": "The sun rose.", "a": "It got light.", "b": "It got cold.",
-                                                  "gold": "0"}, {"q": "It rained.", "a": "Dry", "b": "Wet", "gold": "1"}])
+        write(tmp_path / "en" / f"{split}.tsv", [
+            {"q": "The sun rose.", "a": "It got light.", "b": "It got cold.", "gold": "0"},
+            {"q": "It rained.", "a": "Dry", "b": "Wet", "gold": "1"}])
         write(tmp_path / "de" / f"{split}.jsonl", [{"q": "Es regnete.", "opts": ["trocken", "nass", "heiß"],
                                                     "gold": "nass"}])
     td = data({"name": "my-copa", "type": "multiple-choice", "source": f"{tmp_path}/{{lang}}/{{split}}.tsv",
@@ -226,8 +227,8 @@ def test_missing_file_names_it(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     ({"type": "regression"}, "type must be one of classification, sentence-pair, multiple-choice, tagging"),
-    ({"fields": {"text": "review", "label": "stars", "premise": "x"}}, "unknown field 'premise' for type "
-                                                                       "classification (fields: text, label, text_pair)"),
+    ({"fields": {"text": "review", "label": "stars", "premise": "x"}},
+     "unknown field 'premise' for type classification (fields: text, label, text_pair)"),
     ({"fields": {"text": "review"}}, "type classification needs fields ['label']"),
     ({"source": {"files": "d/{lang}.tsv"}}, "give either {split} in source.files or source.split_column"),
     ({"source": {"files": "d/{split}.tsv"}}, "give either {lang} in source.files or source.language_column"),
@@ -266,7 +267,8 @@ def test_run_identity_follows_the_declaration_not_the_folder(tmp_path, tiny_bert
     # the same columns mapped the other way round: same files, another task
     for lang in ("en", "de"):
         for split in ("train", "dev", "test"):
-            write(tmp_path / "b" / lang / f"{split}.tsv", [{"review": t, "stars": l, "note": t} for t, l in SENTIMENT[lang]])
+            write(tmp_path / "b" / lang / f"{split}.tsv",
+                  [{"review": t, "stars": l, "note": t} for t, l in SENTIMENT[lang]])
     with_note = run_ids(tmp_path / "b", SENT["fields"])
     assert with_note != base  # the bytes changed
     assert run_ids(tmp_path / "b", {"text": "note", "label": "stars"}) != with_note  # the mapping changed
@@ -334,7 +336,8 @@ FUZZ_TARGETS = {
                       {"type": "tagging", "fields": {"tokens": "w", "tags": "t"}}),
     "choice-jsonl": ("test.jsonl", '{"q": "Es regnet.", "c": ["nass", "trocken"], "y": 0}\n',
                      {"type": "multiple-choice", "fields": {"premise": "q", "choices": "c", "label": "y"}}),
-    "qa-jsonl": ("test.jsonl", '{"c": "Berlin ist groß.", "q": "Was?", "a": {"text": ["Berlin"], "answer_start": [0]}}\n',
+    "qa-jsonl": ("test.jsonl",
+                 '{"c": "Berlin ist groß.", "q": "Was?", "a": {"text": ["Berlin"], "answer_start": [0]}}\n',
                  {"type": "extractive-qa", "fields": {"context": "c", "question": "q", "answers": "a"}}),
 }
 
@@ -350,8 +353,8 @@ def test_fuzzed_files_load_or_raise_data_error_naming_the_file(target, tmp_path)
     name, text, decl = FUZZ_TARGETS[target]
     path = tmp_path / "de" / name
     path.parent.mkdir()
-    e = entry({"name": f"fuzz-{target}", **decl, "source": f"{tmp_path}/{{lang}}/{Path(name).stem.replace('test', '{split}')}"
-               f"{Path(name).suffix}", "languages": ["de"]})
+    pattern = f"{tmp_path}/{{lang}}/{{split}}{Path(name).suffix}"
+    e = entry({"name": f"fuzz-{target}", **decl, "source": pattern, "languages": ["de"]})
     cls = declare(e)
     path.write_text(text, encoding="utf-8")
     assert cls().load("test", "de")  # the unmutated file is valid
@@ -370,9 +373,54 @@ def test_fuzzed_files_load_or_raise_data_error_naming_the_file(target, tmp_path)
     # parquet: a file that is not one (or a damaged one) is one DataError too
     pq.write_table(pa.Table.from_pylist([{"review": "gut", "stars": "pos"}]), parquet)
     good = parquet.read_bytes()
-    pcls = declare(entry({"name": "fuzz-parquet", "type": "classification", "fields": {"text": "review", "label": "stars"},
-                          "source": f"{tmp_path}/{{lang}}/{{split}}.parquet", "languages": ["de"]}))
+    pcls = declare(entry({**SENT, "name": "fuzz-parquet", "source": f"{tmp_path}/{{lang}}/{{split}}.parquet",
+                          "languages": ["de"]}))
     for bad in (good[: len(good) // 2], b"PAR1" + good[10:], b"not parquet at all"):
         parquet.write_bytes(bad)
         with pytest.raises(DataError, match=str(parquet)):
             pcls().load("test", "de")
+
+
+def test_every_declared_type_runs_a_study(tmp_path, tiny_bert):
+    """Classification (pair), multiple choice, tagging and QA declared tasks train and store scores."""
+    from xlt.store.db import Store
+    from xlt.study.runner import Runner
+
+    for lang in ("en", "de"):
+        for split in ("train", "dev", "test"):
+            d = tmp_path / lang
+            write(d / f"nli-{split}.tsv", [{"p": "A man sleeps.", "h": "He rests.", "y": "yes"},
+                                           {"p": "A man sleeps.", "h": "He runs.", "y": "no"}])
+            write(d / f"mc-{split}.jsonl", [{"q": "It rained.", "c": ["dry", "wet"], "y": 1},
+                                            {"q": "The sun rose.", "c": ["light", "dark"], "y": 0}])
+            write(d / f"ner-{split}.jsonl", [{"w": ["Lady", "Gaga", "sang"], "t": ["B-PER", "I-PER", "O"]}])
+            write(d / f"qa-{split}.jsonl", [{"c": "Paris is the capital of France.", "q": "Capital of France?",
+                                             "a": ["Paris"]}])
+    def task(name, kind, stem, ext, fields):
+        return {"name": name, "type": kind, "source": f"{tmp_path}/{{lang}}/{stem}-{{split}}.{ext}", "fields": fields,
+                "languages": ["de"]}
+
+    study = {"name": "declared", "models": [str(tiny_bert)], "runtime": {"threads": 1, "progress": False},
+             "train": {"max_steps": 2, "batch_size": 2, "max_length": 64},
+             "tasks": [task("d-nli", "sentence-pair", "nli", "tsv", {"text": "p", "text_pair": "h", "label": "y"}),
+                       task("d-mc", "multiple-choice", "mc", "jsonl", {"premise": "q", "choices": "c", "label": "y"}),
+                       task("d-ner", "tagging", "ner", "jsonl", {"tokens": "w", "tags": "t"}),
+                       task("d-qa", "extractive-qa", "qa", "jsonl", {"context": "c", "question": "q", "answers": "a"})]}
+    store = Store(str(tmp_path / "r.sqlite"))
+    Runner(parse_study(study), store, progress=False).run()
+    got = {(r["task"], r["language"], r["metric"]) for r in store.score_rows(study="declared")}
+    assert got == {(t, l, m) for l in ("en", "de") for t, m in [
+        ("d-nli", "accuracy"), ("d-mc", "accuracy"), ("d-ner", "f1"), ("d-ner", "accuracy"), ("d-qa", "squad_f1"),
+        ("d-qa", "squad_em")]}
+    runs = store.runs(study="declared")
+    assert {r["task_version"][:9] for r in runs} == {"declared-"}
+    # a fresh process (report, export) knows the declared tasks from the runs' stored study config
+    from xlt.report.export import export
+    from xlt.tasks.base import _REGISTRY
+
+    for name in ("d-nli", "d-mc", "d-ner", "d-qa"):
+        del _REGISTRY[name]
+    assert sorted(register_stored(r["config"] for r in runs)) == ["d-mc", "d-ner", "d-nli", "d-qa"]
+    written = export(store, "declared", str(tiny_bert), tmp_path / "sub")
+    assert sorted(Path(p).name for p in written["d-ner"]) == ["test-de.tsv", "test-en.tsv"]
+    assert (tmp_path / "sub" / "d-ner" / "test-de.tsv").read_text().split() != []

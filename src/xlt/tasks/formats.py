@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -173,3 +174,59 @@ def text_field(record: dict, key: str, path: Path, line: int, optional: bool = F
     if not isinstance(value, str):
         raise DataError(f"field {key!r}: expected a string, found {type(value).__name__}", path, line)
     return value
+
+
+# -- record files (tasks declared in a study file: xlt.tasks.generic) ------------------------------------
+RECORD_FORMATS = (".tsv", ".csv", ".jsonl", ".parquet")
+
+
+def records(path: Path) -> Iterator[tuple[str, dict]]:
+    """(origin "file:line", record) of a TSV/CSV (after the header line), JSONL or parquet file."""
+    suffix = path.suffix.lower()
+    if suffix in (".tsv", ".csv"):
+        yield from delimited_rows(path, "\t" if suffix == ".tsv" else ",")
+    elif suffix == ".jsonl":
+        for n, record in read_jsonl(path):
+            yield f"{path}:{n}", record
+    elif suffix == ".parquet":
+        yield from parquet_rows(path)
+    else:
+        raise DataError(f"unsupported file type (read: {', '.join(RECORD_FORMATS)})", path)
+
+
+def delimited_rows(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
+    """(origin, {header column: value}) per row of a TSV/CSV file with a header line, read as Python's csv
+    module and pandas write them (fields may be quoted, a quoted field may hold a newline)."""
+    reader = csv.reader((line for _, line in raw_lines(path)), delimiter=delimiter)
+    header = None
+    while True:
+        start = reader.line_num + 1  # a quoted field may span lines: a row is named by its first line
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise DataError(f"malformed {path.suffix[1:].upper()} ({exc})", path, reader.line_num) from None
+        if not row or not any(c.strip() for c in row):
+            continue
+        if header is None:
+            header = row
+            continue
+        if len(row) != len(header):
+            raise DataError(f"expected {len(header)} fields as in the header ({', '.join(header)}), found {len(row)}",
+                            path, start)
+        yield f"{path}:{start}", dict(zip(header, row))
+    if header is None:
+        raise DataError("empty file (no header line)", path, 1)
+
+
+def parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    """(origin "file:<row number>", record) per row of a parquet file (read whole: it is columnar)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(read_bytes(path)))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a file that is not parquet
+        raise DataError(f"not a readable parquet file ({type(exc).__name__}: {str(exc)[:120]})", path) from None
+    for i, record in enumerate(table.to_pylist(), 1):  # "line" = row number, 1-based
+        yield f"{path}:{i}", record

@@ -23,7 +23,8 @@
   folder changes no run id.
 - `{hub: ORG/NAME, config: "{lang}", revision: ..., layout: card|parquet-export}`: read through
   `xlt.tasks.hub` (parquet-backed datasets; `splits:` as above, default dev -> validation); the
-  languages must then be listed.
+  languages must then be listed. `revision` defaults to "main": pin a commit, since the run identity
+  holds the revision's name, not the hub's bytes.
 
 Labels are those of the English (`source_language`) training split; a dev/test label it lacks, a bad
 row, an empty split or a column the file lacks is one error naming file:line (parquet: the row number).
@@ -35,22 +36,18 @@ mapping gives new run ids; the data fingerprint covers the files' bytes as for e
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from xlt.errors import ConfigError, DataError, XltError
-from xlt.tasks.base import (
-    _REGISTRY, Answer, ChoiceExample, Example, QAExample, TaggingExample, Task, labels_of,
-)
-from xlt.tasks.formats import raw_lines, read_bytes, read_jsonl
+from xlt.tasks.base import _REGISTRY, Task, labels_of
+from xlt.tasks.fieldmap import BUILD, cell, fail
+from xlt.tasks.formats import RECORD_FORMATS as FORMATS, records
 from xlt.tasks.spec import HubSource, TaskSpec, TaskType
 
 KEYS = frozenset({"type", "source", "fields", "source_language"})  # entry keys that make a task entry a declaration
@@ -66,7 +63,6 @@ FIELDS = {  # xlt field -> required
 }
 METRICS = {TaskType.CLASSIFICATION: ("accuracy",), TaskType.MULTIPLE_CHOICE: ("accuracy",),
            TaskType.TAGGING: ("f1", "accuracy"), TaskType.QA: ("squad_f1", "squad_em")}
-FORMATS = (".tsv", ".csv", ".jsonl", ".parquet")
 FILE_KEYS = {"files", "language_column", "split_column", "splits"}
 HUB_KEYS = {"hub", "config", "revision", "layout", "language_column", "splits"}
 
@@ -238,7 +234,7 @@ class GenericTask(Task):
         for ex in examples if known else ():
             bad = [l for l in labels_of(ex) if l is not None and l not in known]
             if bad:
-                raise _fail(f"label {bad[0]!r} ({split}/{language}) does not occur in the {self.spec.source_language} "
+                raise fail(f"label {bad[0]!r} ({split}/{language}) does not occur in the {self.spec.source_language} "
                             f"training data (train labels: {sorted(known)})", ex.origin)
 
     def has_local(self, split: str, language: str) -> bool:
@@ -268,8 +264,8 @@ class GenericTask(Task):
         return sorted(found)
 
     def _column_languages(self, split: str) -> set[str]:
-        column = self.declaration.source["language_column"]
-        return {str(r[column]) for _, r in self._rows(split) if r.get(column) is not None}
+        col = self.declaration.source["language_column"]
+        return {str(cell(r, col, o)) for o, r in self._rows(split) if r.get(col) is not None}
 
     def _rows(self, split: str, language: str | None = None) -> list[tuple[str, dict]]:
         """(origin, record) of a split (of one language where files are per language)."""
@@ -277,23 +273,23 @@ class GenericTask(Task):
         if "hub" in d.source:
             from xlt.tasks.hub import load_hub_split
 
-            records = load_hub_split(self.spec.hub, split, language or "", d.split_name)
-            rows = [(f"{d.source['hub']}[{split}/{language}]#{i}", r) for i, r in enumerate(records)]
+            found = load_hub_split(self.spec.hub, split, language or "", d.split_name)
+            rows = [(f"{d.source['hub']}[{split}/{language}]#{i}", r) for i, r in enumerate(found)]
         else:
             path = self._path(split, language or "")
-            rows = self._memo(("rows", str(path)), lambda: tuple(_records(path)))
+            rows = self._memo(("rows", str(path)), lambda: tuple(records(path)))
         if "split_column" in d.source:
-            column, want = d.source["split_column"], d.split_name(split)
-            rows = [(o, r) for o, r in rows if str(_column(r, column, o)) == want]
+            col, want = d.source["split_column"], d.split_name(split)
+            rows = [(o, r) for o, r in rows if str(cell(r, col, o)) == want]
         return list(rows)
 
     def _examples(self, split: str, language: str) -> list:
         d = self.declaration
         rows = self._rows(split, language)
         if "language_column" in d.source:
-            column = d.source["language_column"]
-            rows = [(o, r) for o, r in rows if str(_column(r, column, o)) == language]
-        build = _BUILD[TYPES[d.kind]]
+            col = d.source["language_column"]
+            rows = [(o, r) for o, r in rows if str(cell(r, col, o)) == language]
+        build = BUILD[TYPES[d.kind]]
         return [build(r, d.fields, o, f"{language}-{split}-{i}") for i, (o, r) in enumerate(rows, 1)]
 
     def load_local(self, split: str, language: str) -> list:
@@ -336,8 +332,8 @@ def register_stored(configs) -> list[str]:
             if isinstance(raw, dict) and raw.get("type") and raw.get("name") not in names:
                 langs = raw.get("languages", "all")
                 entry = TaskEntry(raw["name"], raw.get("data_dir"), tuple(langs) if isinstance(langs, list) else langs,
-                                  type=raw["type"], source=_tuples(raw.get("source")), fields=_tuples(raw.get("fields")),
-                                  source_language=raw.get("source_language"))
+                                  type=raw["type"], source=_tuples(raw.get("source")),
+                                  fields=_tuples(raw.get("fields")), source_language=raw.get("source_language"))
                 declare(entry)
                 names.append(raw["name"])
     return names
@@ -346,173 +342,3 @@ def register_stored(configs) -> list[str]:
 def _tuples(value):
     """JSON lists back into the TaskEntry's nested tuples."""
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-# -- reading files ---------------------------------------------------------------------------------------
-def _records(path: Path) -> Iterator[tuple[str, dict]]:
-    """(origin "file:line", record) of a TSV/CSV (after the header line), JSONL or parquet file."""
-    suffix = path.suffix.lower()
-    if suffix in (".tsv", ".csv"):
-        yield from _delimited(path, "\t" if suffix == ".tsv" else ",")
-    elif suffix == ".jsonl":
-        for n, record in read_jsonl(path):
-            yield f"{path}:{n}", record
-    elif suffix == ".parquet":
-        yield from _parquet(path)
-    else:
-        raise DataError(f"unsupported file type (read: {', '.join(FORMATS)})", path)
-
-
-def _delimited(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
-    reader = csv.reader((line for _, line in raw_lines(path)), delimiter=delimiter)
-    header = None
-    while True:
-        start = reader.line_num + 1  # a quoted field may span lines: a row is named by its first line
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise DataError(f"malformed {path.suffix[1:].upper()} ({exc})", path, reader.line_num) from None
-        if not row or not any(c.strip() for c in row):
-            continue
-        if header is None:
-            header = row
-            continue
-        if len(row) != len(header):
-            raise DataError(f"expected {len(header)} fields as in the header ({', '.join(header)}), found {len(row)}",
-                            path, start)
-        yield f"{path}:{start}", dict(zip(header, row))
-    if header is None:
-        raise DataError("empty file (no header line)", path, 1)
-
-
-def _parquet(path: Path) -> Iterator[tuple[str, dict]]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(io.BytesIO(read_bytes(path)))
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a file that is not parquet
-        raise DataError(f"not a readable parquet file ({type(exc).__name__}: {str(exc)[:120]})", path) from None
-    for i, record in enumerate(table.to_pylist(), 1):  # "line" = row number, 1-based
-        yield f"{path}:{i}", record
-
-
-# -- records -> examples ---------------------------------------------------------------------------------
-def _fail(message: str, origin: str) -> DataError:
-    path, _, line = origin.rpartition(":")
-    if path and line.isdigit():
-        return DataError(message, path, int(line))
-    return DataError(f"{origin}: {message}")
-
-
-def _column(record: dict, column: str, origin: str):
-    if column not in record:
-        raise _fail(f"no column {column!r} (the file's columns: {', '.join(map(str, record))})", origin)
-    return record[column]
-
-
-def _text(record: dict, column: str, origin: str, field: str, optional: bool = False) -> str | None:
-    value = _column(record, column, origin) if not optional or column in record else None
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise _fail(f"{field} ({column!r}): expected text, found {type(value).__name__}", origin)
-    return str(value)
-
-
-def _label(value, origin: str) -> str | None:
-    """A label as its name; empty / missing is None (Task.load then reports the missing gold label)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise _fail(f"label: expected a name or a number, found {type(value).__name__}", origin)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def _sequence(record: dict, column: str, origin: str, field: str) -> tuple[str, ...]:
-    value = _column(record, column, origin)
-    if isinstance(value, str):
-        return tuple(value.split())
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-        return tuple(str(v) for v in value)
-    raise _fail(f"{field} ({column!r}): expected a list of strings or a space-separated string, "
-                f"found {type(value).__name__}", origin)
-
-
-def _classification(record: dict, fields: dict, origin: str, _id: str) -> Example:
-    pair = _text(record, fields["text_pair"], origin, "text_pair") if "text_pair" in fields else None
-    return Example(_text(record, fields["text"], origin, "text"),
-                   _label(_column(record, fields["label"], origin), origin), pair, origin)
-
-
-def _tagging(record: dict, fields: dict, origin: str, _id: str) -> TaggingExample:
-    tokens = _sequence(record, fields["tokens"], origin, "tokens")
-    tags = _sequence(record, fields["tags"], origin, "tags")
-    if not tokens:
-        raise _fail("no tokens", origin)
-    if len(tags) != len(tokens):
-        raise _fail(f"{len(tokens)} tokens but {len(tags)} tags", origin)
-    return TaggingExample(tokens, tags, origin)
-
-
-def _choice(record: dict, fields: dict, origin: str, _id: str) -> ChoiceExample:
-    spec = fields["choices"]
-    if isinstance(spec, list):
-        choices = tuple(_text(record, c, origin, "choices") for c in spec)
-    else:
-        choices = _sequence(record, spec, origin, "choices") if isinstance(_column(record, spec, origin), list) else ()
-        if len(choices) < 2:
-            raise _fail(f"choices ({spec!r}): expected a list of 2+ choices", origin)
-    raw = _column(record, fields["label"], origin)
-    label, text = None, _label(raw, origin)
-    if text is not None:
-        if text in choices and not text.lstrip("-").isdigit():
-            label = choices.index(text)
-        elif text.lstrip("-").isdigit() and 0 <= int(text) < len(choices):
-            label = int(text)
-        else:
-            raise _fail(f"label {raw!r} is neither a choice index 0-{len(choices) - 1} nor one of the choices", origin)
-    question = _text(record, fields["question"], origin, "question") if "question" in fields else None
-    return ChoiceExample(_text(record, fields["premise"], origin, "premise"), choices, label, question or None, origin)
-
-
-def _qa(record: dict, fields: dict, origin: str, fallback_id: str) -> QAExample:
-    context = _text(record, fields["context"], origin, "context")
-    raw = _column(record, fields["answers"], origin)
-    starts = _column(record, fields["answer_start"], origin) if "answer_start" in fields else None
-    if isinstance(raw, dict):  # SQuAD / HF layout {text: [...], answer_start: [...]}
-        raw, starts = raw.get("text"), raw.get("answer_start", starts)
-    if isinstance(raw, str):
-        raw = [raw] if raw.strip() else []
-    if not isinstance(raw, list):
-        raise _fail(f"answers ({fields['answers']!r}): expected a string, a list or SQuAD's {{text, answer_start}}",
-                    origin)
-    if starts is not None and not isinstance(starts, list):
-        starts = [starts]
-    answers = []
-    for i, a in enumerate(raw):
-        text, start = (a.get("text"), a.get("answer_start")) if isinstance(a, dict) else (a, None)
-        if start is None and starts is not None and i < len(starts):
-            start = starts[i]
-        if not isinstance(text, str) or not text.strip():
-            raise _fail(f"answer {i}: expected non-empty text, found {text!r}", origin)
-        if start in (None, ""):
-            start = context.find(text)
-        elif isinstance(start, bool) or not (isinstance(start, int) or (isinstance(start, str) and start.isdigit())):
-            raise _fail(f"answer {i}: answer_start must be a character offset, found {start!r}", origin)
-        start = int(start)
-        if context[start : start + len(text)] != text:
-            near = context.find(text)
-            if near < 0:
-                raise _fail(f"answer {text!r} does not occur in the context", origin)
-            start = near
-        answers.append(Answer(text, start))
-    qid = _text(record, fields["id"], origin, "id") if "id" in fields else fallback_id
-    return QAExample(qid, _text(record, fields["question"], origin, "question"), context, tuple(answers), origin)
-
-
-_BUILD = {TaskType.CLASSIFICATION: _classification, TaskType.TAGGING: _tagging,
-          TaskType.MULTIPLE_CHOICE: _choice, TaskType.QA: _qa}
