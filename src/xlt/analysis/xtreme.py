@@ -41,7 +41,8 @@ def summarize(scores: pd.DataFrame) -> list[dict]:
     per = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
     for r in scores.to_dict("records"):
         spec = xtreme.get(r["task"])
-        if spec and r["metric"] in _task_metrics(spec):
+        # XTREME-R averages cover its own languages only (a task may evaluate more of its released ones)
+        if spec and r["metric"] in _task_metrics(spec) and r["language"] in (*spec.languages, spec.source_language):
             cond = Condition(*(r[f] for f in FIELDS))
             per[cond][r["seed"]][r["task"]][r["language"]].append(r["value"])
     out = []

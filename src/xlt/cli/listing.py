@@ -28,7 +28,7 @@ def list_registry(what: str) -> str:
     # one row per language (ISO 639-3), whatever code each task uses for it
     tasks_of, codes = defaultdict(set), defaultdict(set)
     for s in all_specs():
-        for code in s.languages:
+        for code in s.accepted_languages:  # every released language the task reads
             try:
                 key = lookup(code)
             except XltError:

@@ -29,6 +29,7 @@ from xlt.analysis.families import examples_for, family_table, gap_regression, gr
 from xlt.analysis.results import TaskTable, build_tables, source_language
 from xlt.errors import XltError
 from xlt.report.regression import add_typology
+from xlt.tasks.generic import register_stored
 
 if TYPE_CHECKING:
     from xlt.store.db import Store
@@ -115,6 +116,7 @@ def analyse(store: Store, study: str, task: str | None = None, compare: tuple[st
     runs = store.runs_frame(study)
     if runs.empty:
         raise XltError(f"study {study!r} is not in {store.url} (studies: {', '.join(store.studies()) or 'none'})")
+    register_stored(runs["config"])  # tasks declared in the study file are known to this process too
     scores = store.scores_frame(study, task)
     if scores.empty:
         raise XltError(f"study {study!r}{f' task {task!r}' if task else ''}: no finished runs with test scores")

@@ -39,9 +39,12 @@ def _pick_runs(store: Store, study: str, model: str, seed: int | None) -> list[d
 def export(store: Store, study: str, model: str, out: Path, seed: int | None = None) -> dict[str, list[str]]:
     """Write the files; returns {task: [written paths]} (empty list = skipped)."""
     from xlt.tasks import get_task
+    from xlt.tasks.generic import register_stored
 
     written = {}
-    for run in _pick_runs(store, study, model, seed):
+    picked = _pick_runs(store, study, model, seed)
+    register_stored(run["config"] for run in picked)  # tasks declared in the study file
+    for run in picked:
         spec = get_task(run["task"]).spec
         preds = store.predictions(run["run_id"])
         written[run["task"]] = []
