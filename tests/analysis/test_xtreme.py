@@ -60,3 +60,10 @@ def test_conditions_are_labelled_in_full_and_scores_are_x100():
     text = to_text([first, second])
     assert text.startswith("XTREME-R scores (x100, mean ± std over seeds;")
     assert "m / epar / none:" in text and "xnli 60.0" in text and "xnli 50.0" in text
+
+
+def test_released_languages_beyond_xtreme_r_stay_out_of_its_averages():
+    # Tatoeba accepts every LASER language (e.g. Kabyle), but the XTREME-R score averages its own set only
+    rows = _all_ten() + [_row("tatoeba", "kab", "retrieval_accuracy", 0.0)]
+    [s] = summarize(rows)
+    assert s["tasks"]["tatoeba"][0] == pytest.approx(0.5)
