@@ -26,7 +26,7 @@ def _rows(model, per_seed, task="sib200", method="finetune", intermediate="none"
     """Score rows as `Store.scores_frame` returns them (concatenate several with +, then `_frame`)."""
     return [
         {"study": "s", "model": model, "task": task, "method": method, "intermediate": intermediate,
-         "seed": seed, "run_id": f"{model}-{seed}", "language": lang, "metric": metric, "value": v, "n": 10}
+         "protocol": "zero-shot", "seed": seed, "run_id": f"{model}-{seed}", "language": lang, "metric": metric, "value": v, "n": 10}
         for seed, langs in per_seed.items() for lang, v in langs.items()
     ]
 
@@ -135,8 +135,8 @@ def test_text(table):
 
 def test_csv(table):
     records = list(csv.DictReader(io.StringIO(to_csv([table]))))
-    assert list(records[0]) == ["task", "metric", "model", "method", "intermediate", "row_type", "language",
-                                "mean_x100", "std_x100", "n_seeds"]
+    assert list(records[0]) == ["task", "metric", "model", "method", "intermediate", "protocol", "row_type",
+                                "language", "mean_x100", "std_x100", "n_seeds"]
     assert len(records) == 2 * (3 + 3)  # 2 conditions x (3 languages + 3 summaries)
     by = {(r["model"], r["language"]): r for r in records}
     eng = by[("m1", "eng_Latn")]

@@ -12,8 +12,8 @@ TEN = {"xnli": "accuracy", "xcopa": "accuracy", "udpos": "f1", "panx": "f1", "ta
 
 
 def _row(task, lang, metric, value, seed=1, model="m"):
-    return {"model": model, "method": "finetune", "intermediate": "none", "seed": seed, "task": task,
-            "language": lang, "metric": metric, "value": value}
+    return {"model": model, "method": "finetune", "intermediate": "none", "protocol": "zero-shot", "seed": seed,
+            "task": task, "language": lang, "metric": metric, "value": value}
 
 
 def _all_ten(seed=1, bump=0.0):

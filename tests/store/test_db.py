@@ -141,8 +141,9 @@ def test_score_rows_filters_by_study_task_and_split(store):
     dev = store.score_rows(split="dev")
     assert len(dev) == 3 and {r["language"] for r in dev} == {"eng_Latn"}
     row = store.score_rows(study="s2")[0]
-    assert {"study", "model", "task", "method", "intermediate", "seed", "run_id", "language", "metric",
+    assert {"study", "model", "task", "method", "intermediate", "protocol", "seed", "run_id", "language", "metric",
             "value", "n"} == set(row)
+    assert row["protocol"] == "zero-shot"  # a run stored without one (before protocols) is zero-shot
     assert [r["run_id"] for r in store.runs(study="s2")] == ["c"]
 
 
@@ -158,8 +159,8 @@ def test_frames_for_analysis(store):
     store.link_study("s2", ["a", "c"])  # a run shared by two studies belongs to both
 
     ex = store.example_frame("s1")
-    assert list(ex.columns) == ["task", "model", "method", "intermediate", "seed", "run_id", "language", "metric",
-                                "scores"]
+    assert list(ex.columns) == ["task", "model", "method", "intermediate", "protocol", "seed", "run_id", "language",
+                                "metric", "scores"]
     assert sorted(set(ex["run_id"])) == ["a", "b"] and len(ex) == 2 * 3  # 2 runs x (2 accuracy + 1 f1)
     row = ex[(ex["run_id"] == "a") & (ex["language"] == "fra_Latn")].iloc[0]
     assert (row["task"], row["seed"], row["metric"], list(row["scores"])) == ("sib200", ord("a"), "accuracy",

@@ -192,8 +192,8 @@ def test_few_shot_reuses_the_english_phase_and_scores_only_its_target(tiny_bert,
     grid = ["zero-shot", "few-shot:7", "few-shot:14", "translate-train"]
     store = Store(str(tmp_path / "a.sqlite"))
     assert Runner(study(tiny_bert, sib_dir, grid, few_shot={"epochs": 2}), store, progress=False).run()["ran"] == 7
-    # zero-shot 1, English phase once for all 4 few-shot runs, 4 few-shot phases, 2 translate-train
-    assert spy.sizes == [N, N, 7, 7, 14, 14, N_TARGET, N_TARGET]
+    # English once (the zero-shot run, kept for the 4 few-shot runs), 4 few-shot phases, 2 translate-train
+    assert spy.sizes == [N, 7, 7, 14, 14, N_TARGET, N_TARGET]
     runs = {r["run_id"]: r for r in store.runs()}
     by_run = {}
     for r in store.score_rows():

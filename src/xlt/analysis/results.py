@@ -125,7 +125,7 @@ def to_csv(tables: list[TaskTable]) -> str:
     """One row per condition x language or summary; mean and std in points (x100, as in the tables)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["task", "metric", "model", "method", "intermediate", "row_type", "language", f"mean_{UNIT}",
+    w.writerow(["task", "metric", *FIELDS, "row_type", "language", f"mean_{UNIT}",
                 f"std_{UNIT}", "n_seeds"])
     for t in tables:
         for i, c in enumerate(t.conditions):

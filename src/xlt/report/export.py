@@ -25,7 +25,8 @@ def _pick_runs(store: Store, study: str, model: str, seed: int | None) -> list[d
     """Per task, the finished plain fine-tuning run of `model` with `seed` (default: its lowest seed)."""
     all_runs = store.runs_frame(study)
     runs = all_runs[(all_runs["status"] == "done") & (all_runs["model"] == model)
-                    & (all_runs["method"] == "finetune") & (all_runs["intermediate"] == "none")]
+                    & (all_runs["method"] == "finetune") & (all_runs["intermediate"] == "none")
+                    & (all_runs["protocol"] == "zero-shot")]
     if runs.empty:
         models = sorted(set(all_runs["model"]))
         raise XltError(f"no finished runs of model {model!r} in study {study!r} (models: {', '.join(models) or '-'})")

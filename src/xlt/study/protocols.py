@@ -137,7 +137,14 @@ def trainer(run: RunSpec, ws, data: TaskData, ref, tokenizer, fine_tune, subsamp
     with are the zero-shot run's). `subsample(encoded, n, seed)` is how `train.max_train_examples` cuts
     a train split."""
     if run.protocol == ZERO_SHOT:
-        return fine_tune
+        if not ws.share_english:
+            return fine_tune
+
+        def zero_shot(model, train, cfg, seed, pad_id, device, loss_fn, dev_score, runtime) -> TrainResult:
+            # the English phase of this run's few-shot runs: trained here once, kept for them
+            return english_phase(run, ws, data, model,
+                                 lambda: fine_tune(model, train, cfg, seed, pad_id, device, loss_fn, dev_score, runtime))
+        return zero_shot
 
     def encode(examples: list):
         return ws.encode(data, ref, tokenizer, run.train.max_length, examples)

@@ -54,6 +54,7 @@ class Workspace:
     _models: dict = field(default_factory=dict)
     _encoded: dict = field(default_factory=dict)
     english_checkpoints: dict = field(default_factory=dict)  # few-shot: the last English phase (protocols)
+    share_english: bool = False  # the study has few-shot runs: zero-shot runs keep their English phase for them
 
     def task(self, entry: TaskEntry) -> TaskData:
         if entry not in self._tasks:

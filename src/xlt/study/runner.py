@@ -38,6 +38,7 @@ class Runner:
         self.study, self.store = study, store
         runtime = study.runtime if progress else dataclasses.replace(study.runtime, progress=False)
         self.workspace = Workspace(study.intermediate_setup, study.cache_dir, runtime)
+        self.workspace.share_english = any(p.startswith("few-shot:") for p in study.protocols)
         self._validated: list[RunSpec] | None = None
 
     def validate(self, dry_run: bool = False) -> list[RunSpec]:
