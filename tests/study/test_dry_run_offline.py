@@ -44,7 +44,8 @@ def test_mission_dry_run_lists_grid_settings_and_estimate_offline(offline, tmp_p
     rows = {" ".join(l.split()) for l in out.splitlines()}
     assert any(r.startswith("xlmr-large xnli epochs 5, batch_size 2, grad_accum 16, lr 3e-05, weight_decay 0, "
                             "warmup_ratio 0, eval_every 100, precision ") for r in rows)
-    assert any(r.startswith("mbert, xlmr-base xnli epochs 5, batch_size 8, grad_accum 4, weight_decay 0,") for r in rows)
+    assert any(r.startswith("mbert, xlmr-base xnli epochs 5, batch_size 8, grad_accum 4, weight_decay 0,")
+               for r in rows)
     lines = out.splitlines()
     head = next(i for i, l in enumerate(lines) if l.startswith("estimate (cost model"))
     rows = {l.split()[0]: l.split() for l in lines[head + 2:head + 6]}

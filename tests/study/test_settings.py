@@ -193,3 +193,25 @@ def test_xtreme_preset_cites_its_sources_and_is_valid():
             for key, value in row.items():
                 assert not out_of_range(FIELDS[key], value), (key, value)
                 assert isinstance(value, type(FIELDS[key].default)), (key, value)
+
+
+def test_report_lists_each_model_x_task_settings_that_differ_from_defaults():
+    import pandas as pd
+
+    from xlt.report.document import Table
+    from xlt.report.settings import differing, settings_blocks
+
+    def run(model, task, status="done", **train):
+        return {"model": model, "task": task, "status": status,
+                "config": {"run": {"train": dataclasses.asdict(TrainSettings(precision="fp32", **train))}}}
+
+    runs = pd.DataFrame([run("mbert", "xnli", lr=3e-5, epochs=5.0), run("xlmr-base", "xnli", lr=3e-5, epochs=5.0),
+                         run("xlmr-large", "xnli", lr=1e-5, epochs=5.0, grad_accum=16),
+                         run("mbert", "udpos"), run("xlmr-large", "udpos", status="failed", lr=9.0)])
+    assert differing(TrainSettings(lr=3e-5)) == {"lr": 3e-5}
+    [table] = settings_blocks(runs)
+    assert isinstance(table, Table) and table.header == ["model(s)", "task", "settings"]
+    assert table.rows == [["mbert", "udpos", "precision fp32"],  # defaults but the resolved precision
+                          ["mbert, xlmr-base", "xnli", "epochs 5, lr 3e-05, precision fp32"],
+                          ["xlmr-large", "xnli", "epochs 5, grad_accum 16, lr 1e-05, precision fp32"]]
+    assert "lr 2e-05" in table.caption  # the defaults the table is read against

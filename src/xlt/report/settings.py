@@ -35,7 +35,9 @@ def grouped(rows: dict[tuple[str, str], object]) -> list[tuple[str, str, str]]:
             models = by.setdefault((task, text), [])
             if model not in models:
                 models.append(model)
-    return [(", ".join(models), task, text) for (task, text), models in sorted(by.items())]
+    order = {m: i for i, m in enumerate(dict.fromkeys(model for model, _ in rows))}  # models as listed
+    return [(", ".join(models), task, text)
+            for (task, text), models in sorted(by.items(), key=lambda kv: (kv[0][0], order[kv[1][0]], kv[0][1]))]
 
 
 def settings_table(rows: dict[tuple[str, str], object]) -> list[str]:

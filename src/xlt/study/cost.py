@@ -302,12 +302,12 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
         n_stages = sum(1 for k in stages if k[0] == model)
         out.append(f"  {model:14} {n:>5} {n_stages:>6} {size.params / 1e6:>6.0f}M {cost.train_flops / 1e15:>11.1f} "
                    f"{stage.flops / 1e15:>11.1f} {cost.eval_flops / 1e15:>10.1f} "
-                   + " ".join(f"{secs[d] / 3600:>8.1f}" for d in DEVICES))
+                   + " ".join(_h(secs[d]) for d in DEVICES))
         totals = {d: totals[d] + secs[d] for d in DEVICES}
         flops = [flops[0] + cost.train_flops, flops[1] + stage.flops, flops[2] + cost.eval_flops]
     out.append(f"  {'total':14} {len(left):>5} {len(stages):>6} {'':>7} {flops[0] / 1e15:>11.1f} "
                f"{flops[1] / 1e15:>11.1f} {flops[2] / 1e15:>10.1f} "
-               + " ".join(f"{totals[d] / 3600:>8.1f}" for d in DEVICES))
+               + " ".join(_h(totals[d]) for d in DEVICES))
     sizes = sorted({f"{m} {model_size(m, _location(workspace, m)).known}" for m in per_model})
     out.append(f"  assumes: bf16 at {UTILIZATION:.0%} of peak ("
                + ", ".join(f"{d} {p / 1e12:.0f} TFLOP/s" for d, p in DEVICES.items())
@@ -329,6 +329,11 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
                    f"{', '.join(sorted({m[4] for m in measured}))}): measured train {train_rate / 1e12:.3g}, "
                    f"eval {eval_rate / 1e12:.3g} TFLOP/s -> {left_s / 3600:.2f} h left on that device")
     return out
+
+
+def _h(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:>8.1f}" if hours >= 10 else f"{hours:>8.3f}"
 
 
 def _location(workspace, model: str) -> str | None:

@@ -171,7 +171,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     HF_DATASETS_OFFLINE, else whether a TCP connection to the hub (or the HTTPS proxy in use) opens
     within `timeout` seconds. `datasets` itself retries for ~26 s before giving up; this answers in at
     most `timeout`. Asked once per process."""
-    if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+    flags = (os.environ.get(v, "").lower() for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    if any(f in ("1", "true", "yes", "on") for f in flags):
         return False
     proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
     url = urlparse(proxy or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
