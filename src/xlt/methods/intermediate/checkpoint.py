@@ -121,7 +121,7 @@ def _store_diagnostics(dest: Path, encoder, ref, tokenizer, cfg: TrainSettings, 
     t0 = time.perf_counter()
     pooling = ref.pooling if cfg.pooling == "auto" else cfg.pooling
     diag = stage_diagnostics(registry.load_encoder(ref), encoder, tokenizer, ref.input_prefix, pooling,
-                             pick_device(runtime.device))
+                             pick_device(runtime.device), before_key=(ref.location, ref.revision))
     tmp = dest / f".{DIAGNOSTICS}.{os.getpid()}"
     tmp.write_text(json.dumps(diag, indent=2) + "\n")
     os.replace(tmp, dest / DIAGNOSTICS)  # atomic: two workers write the same content

@@ -62,11 +62,12 @@ def weight_change(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor
     for name, w0 in before.items():
         if name not in after:
             continue
-        w0 = w0.detach().double().cpu()
-        w1 = after[name].detach().double().cpu()
+        w0, w1 = w0.detach().float(), after[name].detach().float().to(w0.device)
         g = layer_group(name)
-        diff2[g] = diff2.get(g, 0.0) + float(((w1 - w0) ** 2).sum())
-        norm2[g] = norm2.get(g, 0.0) + float((w0 ** 2).sum())
+        # fp32 norms per tensor (a 250k-row word table in fp64 costs seconds), squared sums in fp64
+        same = torch.equal(w0, w1)  # frozen tensors (the word table) need no difference
+        diff2[g] = diff2.get(g, 0.0) + (0.0 if same else float(torch.linalg.vector_norm(w1 - w0)) ** 2)
+        norm2[g] = norm2.get(g, 0.0) + float(torch.linalg.vector_norm(w0)) ** 2
     return {g: (diff2[g] ** 0.5 / norm2[g] ** 0.5 if norm2[g] > 0 else 0.0) for g in group_order(diff2)}
 
 
@@ -107,23 +108,42 @@ def embed(encoder: nn.Module, tokenizer, texts: list[str], prefix: str, pooling:
 
     was_training = encoder.training
     encoder.eval().to(device)
-    out = []
+    ids = tokenizer([prefix + t for t in texts], truncation=True, max_length=PROBE_MAX_LENGTH)["input_ids"]
+    order = np.argsort([len(x) for x in ids], kind="stable")  # batches of similar length: little padding
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out = np.zeros((len(texts), encoder.config.hidden_size))
     for i in range(0, len(texts), batch):
-        enc = tokenizer([prefix + t for t in texts[i:i + batch]], padding=True, truncation=True,
-                        max_length=PROBE_MAX_LENGTH, return_tensors="pt")
-        enc = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        hidden = encoder(**enc).last_hidden_state.float()
-        out.append(pool(hidden, enc["attention_mask"], pooling).cpu().numpy())
+        rows = order[i:i + batch]
+        width = max(len(ids[r]) for r in rows)
+        input_ids = torch.full((len(rows), width), pad)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):
+            input_ids[j, :len(ids[r])], mask[j, :len(ids[r])] = torch.tensor(ids[r]), 1
+        hidden = encoder(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state.float()
+        out[rows] = pool(hidden, mask.to(device), pooling).cpu().numpy()
     encoder.train(was_training)
-    return np.concatenate(out).astype(np.float64)
+    return out
+
+
+_BEFORE: dict[tuple, np.ndarray] = {}  # pretrained embeddings of the probe: every stage of a model shares them
+
+
+def _embed_before(encoder, tokenizer, lang: str, texts: list[str], prefix: str, pooling: str, device, key) -> np.ndarray:
+    if key is None:
+        return embed(encoder, tokenizer, texts, prefix, pooling, device)
+    full = (*key, lang, tuple(texts), prefix, pooling)
+    if full not in _BEFORE:
+        _BEFORE[full] = embed(encoder, tokenizer, texts, prefix, pooling, device)
+    return _BEFORE[full]
 
 
 def stage_diagnostics(before: nn.Module, after: nn.Module, tokenizer, prefix: str, pooling: str, device,
-                      probe: dict[str, list[str]] | None = None) -> dict:
-    """Weight change and CKA of `after` (the trained encoder) against `before` (the pretrained one)."""
+                      probe: dict[str, list[str]] | None = None, before_key: tuple | None = None) -> dict:
+    """Weight change and CKA of `after` (the trained encoder) against `before` (the pretrained one).
+    `before_key` (the pretrained model's identity) keeps `before`'s probe embeddings for the process."""
     probe = probe if probe is not None else probe_texts()
     params = lambda m: {n: p for n, p in m.named_parameters()}  # noqa: E731
-    cka = {lang: linear_cka(embed(before, tokenizer, texts, prefix, pooling, device),
+    cka = {lang: linear_cka(_embed_before(before, tokenizer, lang, texts, prefix, pooling, device, before_key),
                             embed(after, tokenizer, texts, prefix, pooling, device))
            for lang, texts in probe.items()}
     targets = [v for lang, v in cka.items() if lang != "en"]
