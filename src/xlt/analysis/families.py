@@ -3,7 +3,12 @@
 family_table       per condition x family: unweighted mean over the family's languages with a CI,
                    and the transfer gap (source score minus family mean) with a CI.
 paired_comparison  condition A minus condition B per family or per language: difference, CI,
-                   permutation p, Holm-adjusted p over all rows, Cohen's d_z.
+                   permutation p (resolution fine enough for Holm over all rows: stats.permutations_for;
+                   p_min = smallest attainable p), Holm-adjusted p over all rows, Cohen's d_z.
+group_by           both group by any registry column instead of the family (`grouping`): genus, word-order,
+                   adposition, script, resource (Joshi et al. 2020 class, shown as "2 Hopefuls"), ...;
+                   the `family` column then holds the group and `group_by` names the column.
+coverage           what a table's intervals and tests cover, in words (printed under `to_text`).
 gap_regression     OLS of the per-language transfer gap on URIEL distances to English and script
                    match (condition and task as factors), optionally a mixed model with a random
                    intercept per language.
