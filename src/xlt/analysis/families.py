@@ -273,11 +273,12 @@ def coverage(table: pd.DataFrame) -> str:
         return ""
     seeds = sorted({int(n) for c in ("n_seeds", "seeds_a", "seeds_b") if c in table for n in table[c]})
     group = table["group_by"].iloc[0] if "group_by" in table else "family"
-    text = (f"95 % CIs: percentile bootstrap over the test examples (one draw shared by parallel test sets) plus a "
-            f"Student-t seed term from {'/'.join(map(str, seeds))} seed(s) per condition (each seed unit is one "
-            f"trained run, with its own intermediate stage where the study trains one per seed); the languages of "
-            f"each {group} group are fixed, not resampled, so an interval is about these languages. Source language "
-            f"excluded.")
+    seed_term = (f"a Student-t seed term from {'/'.join(map(str, seeds))} seed(s) per condition (each seed unit is "
+                 f"one trained run, with its own intermediate stage where the study trains one per seed)"
+                 if max(seeds, default=1) > 1 else "no seed term (one seed: test-example sampling only)")
+    text = (f"95 % CIs: percentile bootstrap over the test examples (one draw shared by parallel test sets) plus "
+            f"{seed_term}; the languages of each {group} group are fixed, not resampled, so an interval is about "
+            f"these languages. Source language excluded.")
     if "p_value" in table:
         draws = int(table["n_perm"].max()) if "n_perm" in table else 2000
         how = ("exact enumeration of sign patterns" if "p_method" in table and (table["p_method"] == "exact").all()
