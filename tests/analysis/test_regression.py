@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from xlt import languages
 from xlt.analysis import regression, stats
@@ -113,3 +114,15 @@ def test_too_few_languages_is_a_message_not_an_error():
     (r,) = regression.interaction_regression(_examples(langs, 0.0, np.random.default_rng(5)), {"model": "xlmr"},
                                              {"model": "mbert"}, n_boot=200)
     assert not r["ok"] and "too few languages" in r["message"]
+
+
+def test_joint_replicates_match_separate_ones_in_distribution():
+    # one shared resample for all coefficients gives each coefficient the distribution `replicates` gives it
+    ya, yb, x = _simulate(np.random.default_rng(6), 0.2)
+    hat = np.linalg.pinv(np.column_stack([np.ones(len(x)), x.to_numpy(float)]))
+    sets = [regression._cells(ya, yb, hat[j], list(x.index), paired=True) for j in range(len(hat))]
+    joint = stats.joint_replicates(sets, 4000, 0)
+    for j, cells in enumerate(sets):
+        alone = stats.replicates(cells, 4000, j + 1)
+        assert np.mean(joint[j]) == pytest.approx(np.mean(alone), abs=0.2 * np.std(alone))
+        assert np.std(joint[j]) == pytest.approx(np.std(alone), rel=0.08)

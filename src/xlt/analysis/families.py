@@ -3,7 +3,12 @@
 family_table       per condition x family: unweighted mean over the family's languages with a CI,
                    and the transfer gap (source score minus family mean) with a CI.
 paired_comparison  condition A minus condition B per family or per language: difference, CI,
-                   permutation p, Holm-adjusted p over all rows, Cohen's d_z.
+                   permutation p (resolution fine enough for Holm over all rows: stats.permutations_for;
+                   p_min = smallest attainable p), Holm-adjusted p over all rows, Cohen's d_z.
+group_by           both group by any registry column instead of the family (`grouping`): genus, word-order,
+                   adposition, script, resource (Joshi et al. 2020 class, shown as "2 Hopefuls"), ...;
+                   the `family` column then holds the group and `group_by` names the column.
+coverage           what a table's intervals and tests cover, in words (printed under `to_text`).
 gap_regression     OLS of the per-language transfer gap on URIEL distances to English and script
                    match (condition and task as factors), optionally a mixed model with a random
                    intercept per language.
@@ -268,11 +273,12 @@ def coverage(table: pd.DataFrame) -> str:
         return ""
     seeds = sorted({int(n) for c in ("n_seeds", "seeds_a", "seeds_b") if c in table for n in table[c]})
     group = table["group_by"].iloc[0] if "group_by" in table else "family"
-    text = (f"95 % CIs: percentile bootstrap over the test examples (one draw shared by parallel test sets) plus a "
-            f"Student-t seed term from {'/'.join(map(str, seeds))} seed(s) per condition (each seed unit is one "
-            f"trained run, with its own intermediate stage where the study trains one per seed); the languages of "
-            f"each {group} group are fixed, not resampled, so an interval is about these languages. Source language "
-            f"excluded.")
+    seed_term = (f"a Student-t seed term from {'/'.join(map(str, seeds))} seed(s) per condition (each seed unit is "
+                 f"one trained run, with its own intermediate stage where the study trains one per seed)"
+                 if max(seeds, default=1) > 1 else "no seed term (one seed: test-example sampling only)")
+    text = (f"95 % CIs: percentile bootstrap over the test examples (one draw shared by parallel test sets) plus "
+            f"{seed_term}; the languages of each {group} group are fixed, not resampled, so an interval is about "
+            f"these languages. Source language excluded.")
     if "p_value" in table:
         draws = int(table["n_perm"].max()) if "n_perm" in table else 2000
         how = ("exact enumeration of sign patterns" if "p_method" in table and (table["p_method"] == "exact").all()

@@ -88,9 +88,9 @@ def fit(ya: dict, yb: dict | None, x: pd.DataFrame, n_boot: int = 2000, alpha: f
     measurement = np.array([stats.measurement_variance(_cells(ya, yb, np.ones(1), [l], paired)) for l in langs])
     v_lang = max(0.0, float(resid @ resid) / (n - p) - float(measurement.mean()))
     rows = []
+    boot = stats.joint_replicates([_cells(ya, yb, hat[j], langs, paired) for j in range(p)], n_boot, rng, seed_draw)
     for j, name in enumerate(names):
-        reps = stats.replicates(_cells(ya, yb, hat[j], langs, paired), n_boot, rng, seed_draw)
-        reps = reps + np.sqrt(v_lang * float(hat[j] @ hat[j])) * rng.standard_t(n - p, n_boot)
+        reps = boot[j] + np.sqrt(v_lang * float(hat[j] @ hat[j])) * rng.standard_t(n - p, n_boot)
         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
         rows.append({"term": name, "coef": float(coef[j]), "ci_low": float(lo), "ci_high": float(hi),
                      "boot_sd": float(np.std(reps))})

@@ -190,6 +190,33 @@ def replicates(cells: list[_Cell], n_boot: int, rng, seed_draw: str = "t") -> np
     return sum(_draw(z, n_boot, rng) for z in _example_sums(cells)) + _seed_term(cells, n_boot, rng, seed_draw)
 
 
+def joint_replicates(cell_sets: list[list[_Cell]], n_boot: int, rng, seed_draw: str = "t") -> np.ndarray:
+    """`replicates` of several statistics over the same cells with different weights (k x n_boot), sharing
+    every random draw: one example resample per example group and one t variate per seed group serve all k
+    statistics (the marginal distribution of each row is that of `replicates`; k resamples cost one)."""
+    rng = _rng(rng)
+    if seed_draw != "t":
+        return np.vstack([replicates(c, n_boot, rng, seed_draw) for c in cell_sets])
+    out = np.zeros((len(cell_sets), n_boot))
+    groups = [list(_groups(c, "examples").values()) for c in cell_sets]  # same cells, same order; weights differ
+    for g, members in enumerate(groups[0]):
+        means = np.vstack([c.y.mean(0) for c in members])  # cells x C: the seed-averaged examples
+        weights = np.array([[c.w for c in gs[g]] for gs in groups])  # statistics x cells
+        # resample whichever is smaller: the cells' vectors (then weight) or the statistics' sums z
+        base, coef = (means, weights) if len(members) <= len(cell_sets) else (weights @ means, None)
+        c = base.shape[1]
+        step = max(1, _CHUNK // (c * len(base)))
+        for i in range(0, n_boot, step):
+            k = min(step, n_boot - i)
+            drawn = base[:, rng.integers(0, c, (k, c), dtype=np.int32)].mean(-1)
+            out[:, i:i + k] += drawn if coef is None else coef @ drawn
+    devs = [_seed_deviations(c) for c in cell_sets]  # per statistic: one deviation vector per seed group
+    for g in range(len(devs[0])):
+        t = rng.standard_t(len(devs[0][g]) - 1, n_boot)
+        out += np.array([np.sqrt(np.mean(d[g] ** 2) / len(d[g])) for d in devs])[:, None] * t
+    return out
+
+
 def measurement_variance(cells: list[_Cell]) -> float:
     """Variance of T that steps 1 + 2 draw: per example group var(z) / C, plus per seed group the seed
     variance / S (xlt.analysis.regression subtracts it from the residual variance across languages)."""

@@ -113,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--n-boot", type=_positive, default=2000)
     f.add_argument("--group-by", default="family", metavar="COLUMN",
                    help="group languages by a registry column: family (default), genus, word-order, adposition, "
-                        "script, resource (Joshi et al. 2020 class) or any other `xlt ls langs` column")
+                        "script, resource (Joshi et al. 2020 class) or any other column of the registry "
+                        "(src/xlt/languages/languages.tsv)")
 
     e = sub.add_parser("export", help="test predictions in the XTREME leaderboard layout <task>/test-<lang>.<ext>")
     e.add_argument("--db", default=DEFAULT_DB)

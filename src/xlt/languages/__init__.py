@@ -35,6 +35,15 @@ Family naming convention (what `Language.family` holds):
   AmericasNLI's collective codes nah/oto and Tatoeba's ber, which URIEL lacks, constructed languages and
   historical ones URIEL has no lineage for); all others "uriel".
 
+Typology and resource columns (`Language.word_order`, `.adposition`, `.resource`; `groups_of` groups codes by
+any column, `GROUPINGS` names the usual ones: family, genus, word-order, adposition, script, resource):
+- word_order (SVO, SOV, VSO, VOS, OVS, OSV) and adposition (prepositions | postpositions) from URIEL's syntax
+  features via lang2vec (S_SVO ..., S_ADPOSITION_BEFORE/AFTER_NOUN): the first observed source that gives
+  exactly one value, in the order WALS, SSWL, Ethnologue, else the kNN prediction's most likely value; the
+  `*_source` column says which (wals | sswl | ethnologue | knn).
+- resource: the class 0-5 of Joshi et al. 2020 from `joshi2020_classes.tsv` (its header states the source,
+  the name -> code mapping rule and the licence situation); languages the table does not name have none.
+
 Distances (`distances_to`): precomputed against English only, from the `uriel` code's lang2vec
 vectors: syntactic / phonological / inventory = cosine distance of the kNN-imputed `*_knn` sets,
 featural = cosine distance of those three concatenated, genetic = 1 - shared Glottolog lineage

@@ -175,7 +175,9 @@ def report_blocks(study: str, runs: pd.DataFrame, scores: pd.DataFrame, analyses
         "for a language near 0 or 1 with few test examples.",
         "Families exclude the source language; family and distances come from xlt's language registry "
         "(URIEL / Glottolog lineage, lang2vec). Permutation p-values: random sign flips of per-example paired "
-        "differences; Holm's correction is applied within each comparison and task.",
+        "differences, exact enumeration for tests on at most 16 examples, otherwise enough draws for the number of "
+        "rows that Holm's strictest threshold is 20x the smallest attainable p (stated in each caption); Holm's "
+        "correction is applied within each comparison and task.",
     ]
     if not any(isinstance(b, Heading) and b.anchor == "xtreme" for b in out):
         notes.append("No XTREME-R task in this study: no XTREME-R category or overall score.")
