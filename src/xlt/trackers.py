@@ -11,7 +11,8 @@ The tracker run is named `<run id> <model / method / intermediate / task / seed 
 run id, so a tracker run leads back to the results DB row. Trackers only mirror what the results DB
 holds: a run is logged once it is stored (a run finished by another worker is logged by that worker),
 and a tracker that fails costs a warning, never the stored run. A rerun replaces the run's TensorBoard
-folder and its earlier MLflow run (deleted), as the results DB replaces its rows.
+folder and its earlier MLflow run (deleted), as the results DB replaces its rows; W&B keeps both
+(an offline run cannot be deleted).
 
 Where each writes, under `tracker_dir`:
 - tensorboard: `tensorboard/<study>/<run id>/` (`tensorboard --logdir <tracker_dir>/tensorboard`)
@@ -97,7 +98,7 @@ def log_run(runtime: Runtime, db: str, run: RunSpec, result: RunResult) -> None:
     """Log one stored run to every tracker of `runtime`; a tracker that fails logs a warning."""
     root = Path(runtime.tracker_dir).expanduser() if runtime.tracker_dir else default_dir(db)
     record = Record(run.study, run.run_id, f"{run.run_id} {label(run)}", flatten(run.identity()),
-                    result.curve, [r for r in result.rows], result.info.get("dev_score"))
+                    result.curve, list(result.rows), result.info.get("dev_score"))
     for name in runtime.trackers:
         try:
             {"tensorboard": tensorboard, "mlflow": mlflow, "wandb": wandb}[name](record, root)

@@ -79,7 +79,7 @@ def test_the_report_has_a_curves_figure_in_the_task_section(store, tmp_path):
     assert f"figures/curves-{TASK}.pdf" in tex and "Fine-tuning curves" in tex
     figure = html[html.index(f'id="fig-curves-{TASK}"'):]
     assert figure.index("<svg") < figure.index("</figure>")
-    assert "3 per condition" in md  # the caption says how many seeds the band is over
+    assert "3 per condition" in md and "(log scale)" in md  # the caption: seeds per band, the loss axis
 
 
 def test_no_curves_no_figure():

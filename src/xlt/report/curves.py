@@ -41,14 +41,15 @@ def curve_figure(task: str, curves: pd.DataFrame) -> Figure:
     metric = _main_metric(task)
     n_seeds = curves.groupby(list(FIELDS))["seed"].nunique()
     seeds = (f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()}-{n_seeds.max()}")
+    log = bool((curves["train_loss"].dropna() > 0).all())  # a loss that can be <= 0 (some method's) stays linear
     return Figure(f"curves-{task}", f"{task}: fine-tuning curves",
                   f"Left: English dev {metric} ({UNIT}) at each evaluation vs optimizer step; right: mean training "
-                  f"loss over the steps between points (log scale). Lines: mean over seeds ({seeds} per condition); "
+                  f"loss over the steps between points{' (log scale)' if log else ''}. Lines: mean over seeds ({seeds} per condition); "
                   "bands: ± 1 std over seeds. Each run keeps the weights of its best dev point.",
-                  plot(task, curves, metric))
+                  plot(task, curves, metric, log))
 
 
-def plot(task: str, curves: pd.DataFrame, metric: str):
+def plot(task: str, curves: pd.DataFrame, metric: str, log: bool = True):
     dev, loss = summarize(curves, "dev"), summarize(curves, "train_loss")
     fig = plots.Figure(figsize=(10, 3.8), layout="constrained")
     ax_dev, ax_loss = fig.subplots(1, 2)
@@ -65,7 +66,7 @@ def plot(task: str, curves: pd.DataFrame, metric: str):
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, lw=0)
     ax_dev.set_ylabel(f"English dev {metric} ({UNIT})")
     ax_loss.set_ylabel("training loss")
-    if (loss["mean"] > 0).all() and len(loss):
+    if log and len(loss):
         ax_loss.set_yscale("log")
     for ax in (ax_dev, ax_loss):
         ax.set_xlabel("optimizer step")

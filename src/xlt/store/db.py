@@ -461,7 +461,6 @@ class Store:
         with self.engine.connect() as c:
             return _frame([dict(r._mapping) for r in c.execute(q)], EXAMPLE_COLUMNS)
 
-
     def curves_frame(self, study: str, task: str | None = None) -> "pd.DataFrame":
         """The fine-tuning curves of the finished runs of `study`: one row per run / step point with its
         run's task, condition and seed, ordered by run and step (`dev` is NaN between evaluations)."""
