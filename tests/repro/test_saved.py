@@ -167,3 +167,20 @@ def test_not_a_saved_model_is_one_error(tmp_path):
     (tmp_path / saved.META_FILE).write_text('{"format": "other"}')
     with pytest.raises(XltError, match="not an xlt head description"):
         xlt.load_model(tmp_path)
+
+
+def test_a_database_from_before_saved_models_stays_readable_and_gains_the_table(tiny_study, tmp_path):
+    import sqlite3
+
+    from sqlalchemy import inspect
+
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(tiny_study["db"]) as src, sqlite3.connect(old) as c:
+        src.backup(c)  # the file and its write-ahead log as one
+        c.execute("DROP TABLE saved_models")
+    src.close()
+    c.close()
+    ro = Store(str(old), read_only=True)
+    assert ro.saved_models() == {} and len(ro.runs("repro-tiny")) == 4
+    assert not inspect(ro.engine).has_table("saved_models")  # reading never upgrades
+    assert inspect(Store(str(old)).engine).has_table("saved_models")  # a write open does

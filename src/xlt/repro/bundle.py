@@ -34,7 +34,7 @@ from xlt.errors import XltError
 
 FORMAT = "xlt-bundle"
 VERSION = 1
-N_BOOT = 1000  # bootstrap replicates of the bundled results.json and report (fixed seed: reproducible)
+N_BOOT = 2000  # bootstrap replicates (fixed seed): results.json and report.md equal what the commands write
 
 
 def raw_study(cfg: dict) -> dict:
@@ -165,7 +165,9 @@ def write_bundle(db, study: str, out: Path, progress: bool = False) -> dict:
             _dump(root / "runs" / f"{r['run_id']}.json", item)
         (root / "environment.txt").write_text("\n".join(pip_freeze()) + "\n", encoding="utf-8")
         _dump(root / "fingerprints.json", _fingerprints(runs))
-        _dump(root / "results.json", results_document(store, study, n_boot=N_BOOT))
+        doc = results_document(store, study, n_boot=N_BOOT)  # written as `xlt results --format json` writes it
+        (root / "results.json").write_text(json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
         _copy_rows(store, study, [r["run_id"] for r in runs], root / "results.sqlite")
         _report(store, study, root / "report", progress)
         (root / "README.md").write_text(_readme(study, runs, out.name, left_out), encoding="utf-8")
