@@ -107,6 +107,28 @@ def test_old_database_gains_the_claim_columns(tmp_path):
     assert Worker(store).claim("r1", _info())
 
 
+def test_old_database_is_read_without_being_changed(tmp_path):
+    """Reading commands open an older database read-only: columns added since read as NULL, file untouched."""
+    from xlt.store.db import _ADDED_COLUMNS, study_runs
+
+    path = tmp_path / "old.sqlite"
+    old = MetaData()
+    Table("runs", old, *[Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                         for c in runs.columns if c.name not in _ADDED_COLUMNS])
+    Table("study_runs", old, *[Column(c.name, c.type) for c in study_runs.columns])
+    engine = create_engine(f"sqlite:///{path}")
+    old.create_all(engine)
+    with engine.begin() as c:
+        c.execute(old.tables["runs"].insert().values(run_id="r0", status="done", **_info()))
+        c.execute(old.tables["study_runs"].insert().values(study="s", run_id="r0"))
+    engine.dispose()
+    before = path.read_bytes()
+    frame = Store(str(path), read_only=True).runs_frame("s")
+    assert list(frame["run_id"]) == ["r0"] and frame["stage"].isna().all()
+    assert (frame["protocol"] == "zero-shot").all()  # NULL protocol reads as zero-shot
+    assert path.read_bytes() == before
+
+
 def test_urls(tmp_path):
     assert normalize_url("results.sqlite") == "sqlite:///results.sqlite"
     assert normalize_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"

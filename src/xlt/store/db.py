@@ -20,6 +20,7 @@ a stale read-then-write); on PostgreSQL the run's row is locked with SELECT ... 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -230,8 +231,25 @@ class Store:
             raise XltError(f"{shown!r} is not an xlt results database (no runs table)")
         missing = [n for n in _ADDED_COLUMNS if n not in {c["name"] for c in inspect(self.engine).get_columns("runs")}]
         if missing:
-            raise XltError(f"{shown!r} was written by an older xlt (no column {missing[0]!r}); run any "
-                           "`xlt study` with this --db once to upgrade it")
+            self._read_older(missing)
+
+    def _read_older(self, missing: list[str]) -> None:
+        """Read a database written by an older xlt without changing it: every connection gets a temporary
+        view `runs` (temporary objects are searched before the database's own, in SQLite and PostgreSQL)
+        with the columns added since as NULL. Tables added since are absent; their readers check first."""
+        schema = "main" if self.sqlite else inspect(self.engine).default_schema_name
+        nulls = ", ".join(f"NULL AS {name}" for name in missing)
+        view = f"CREATE TEMP VIEW runs AS SELECT *, {nulls} FROM {schema}.runs"
+
+        def add_view(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(view)
+            cur.close()
+            if not self.sqlite:
+                dbapi_conn.commit()
+
+        event.listen(self.engine, "connect", add_view)
+        self.engine.dispose()  # connections opened before the listener lack the view
 
     def _create(self) -> None:
         with self._write() as c:
@@ -512,7 +530,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # the reads a claim decides on; `_sqlite_begin` emits the BEGIN instead.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:  # a read-only connection to a file in another journal mode keeps it
+        pass
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.close()
