@@ -182,6 +182,13 @@ def test_missing_data_names_the_path_and_data_dir_overrides_it(tiny_study, tiny_
     assert len(Store(str(db)).runs("repro-moved")) == 1  # --db keeps the re-executed run
     assert main(["-q", "verify", str(out), "--data-dir", f"sib200={tmp_path / 'elsewhere'}", "--db", str(db)]) == 2
     assert "already holds run" in _one_error_line(capsys.readouterr().err)
+    # other data under the same path: another run, whatever its scores (one test sentence reworded)
+    test = tmp_path / "elsewhere" / "fra_Latn" / "test.tsv"
+    test.write_text(test.read_text().replace("Le ", "La ", 1))
+    assert main(["-q", "verify", str(out), "--data-dir", f"sib200={tmp_path / 'elsewhere'}"]) == 1
+    captured = capsys.readouterr()
+    assert "the task's data files differ from the ones the run read" in captured.out
+    assert captured.out.split("\n")[2].endswith("differs") and "verify failed" in _one_error_line(captured.err)
 
 
 def test_study_ends_by_naming_the_next_commands(tiny_study, capsys):
