@@ -23,7 +23,7 @@ from tests.repro.conftest import write_study
 
 @pytest.fixture(scope="module")
 def bundle(tiny_study, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bundle") / "repro-tiny.tar.gz"
+    out = tmp_path_factory.mktemp("bundle") / "new" / "repro-tiny.tar.gz"  # a folder not there yet
     assert main(["-q", "bundle", "--db", tiny_study["db"], "--study", "repro-tiny", "-o", str(out)]) == 0
     return out
 
