@@ -83,6 +83,16 @@ def test_the_bundle_holds_what_a_reviewer_needs(bundle, tiny_study, tmp_path):
     assert "xlt verify repro-tiny.tar.gz" in (root / "README.md").read_text()
 
 
+def test_results_json_in_the_bundle_validates(bundle, tmp_path):
+    """Also with 2 seeds, where the family intervals' Student-t seed term (1 df) takes a bound outside [0, 1]."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import xlt
+
+    doc = json.loads((_extract(bundle, tmp_path) / "results.json").read_text())
+    jsonschema.Draft202012Validator(xlt.api.schema()).validate(doc)
+    assert any(not 0 <= r["ci_low"] <= r["ci_high"] <= 1 for r in doc["families"]["rows"])
+
+
 def test_choice_covers_every_combination_first():
     runs = [{"model": m, "method": "finetune", "intermediate": i, "task": "t", "seed": s, "run_id": f"{m}{i}{s}"}
             for m in ("b", "a") for i in ("none", "text:x") for s in (2, 1)]
