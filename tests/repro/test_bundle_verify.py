@@ -23,7 +23,7 @@ from tests.repro.conftest import write_study
 
 @pytest.fixture(scope="module")
 def bundle(tiny_study, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bundle") / "repro-tiny.tar.gz"
+    out = tmp_path_factory.mktemp("bundle") / "new" / "repro-tiny.tar.gz"  # a folder not there yet
     assert main(["-q", "bundle", "--db", tiny_study["db"], "--study", "repro-tiny", "-o", str(out)]) == 0
     return out
 
@@ -81,6 +81,16 @@ def test_the_bundle_holds_what_a_reviewer_needs(bundle, tiny_study, tmp_path):
     doc = json.loads((root / "results.json").read_text())
     assert doc["study"] == "repro-tiny" and len(doc["runs"]) == 4
     assert "xlt verify repro-tiny.tar.gz" in (root / "README.md").read_text()
+
+
+def test_results_json_in_the_bundle_validates(bundle, tmp_path):
+    """Also with 2 seeds, where the family intervals' Student-t seed term (1 df) takes a bound outside [0, 1]."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import xlt
+
+    doc = json.loads((_extract(bundle, tmp_path) / "results.json").read_text())
+    jsonschema.Draft202012Validator(xlt.api.schema()).validate(doc)
+    assert any(not 0 <= r["ci_low"] <= r["ci_high"] <= 1 for r in doc["families"]["rows"])
 
 
 def test_choice_covers_every_combination_first():
@@ -182,6 +192,13 @@ def test_missing_data_names_the_path_and_data_dir_overrides_it(tiny_study, tiny_
     assert len(Store(str(db)).runs("repro-moved")) == 1  # --db keeps the re-executed run
     assert main(["-q", "verify", str(out), "--data-dir", f"sib200={tmp_path / 'elsewhere'}", "--db", str(db)]) == 2
     assert "already holds run" in _one_error_line(capsys.readouterr().err)
+    # other data under the same path: another run, whatever its scores (one test sentence reworded)
+    test = tmp_path / "elsewhere" / "fra_Latn" / "test.tsv"
+    test.write_text(test.read_text().replace("Le ", "La ", 1))
+    assert main(["-q", "verify", str(out), "--data-dir", f"sib200={tmp_path / 'elsewhere'}"]) == 1
+    captured = capsys.readouterr()
+    assert "the task's data files differ from the ones the run read" in captured.out
+    assert captured.out.split("\n")[2].endswith("differs") and "verify failed" in _one_error_line(captured.err)
 
 
 def test_study_ends_by_naming_the_next_commands(tiny_study, capsys):

@@ -33,6 +33,7 @@ def test_every_run_saves_its_model_and_the_db_says_where(tiny_study):
         path = saved.Path(m["path"])
         assert path.is_dir() and path.name == rid and path.parent.name == tiny_study["name"]
         assert m["bytes"] == saved.folder_bytes(path) > 0
+        assert all(f.stat().st_mode & 0o044 == 0o044 for f in path.iterdir())  # readable on a shared disk
         meta = json.loads((path / saved.META_FILE).read_text())
         assert (meta["run_id"], meta["seed"], meta["model"]) == (rid, runs[rid]["seed"], runs[rid]["model"])
         assert meta["kind"] == "sequence-classification" and meta["pooling"] == "mean" and len(meta["labels"]) == 7

@@ -140,7 +140,8 @@ def write_bundle(db, study: str, out: Path, progress: bool = False) -> dict:
     left_out = len(store.runs(study)) - len(runs) + store.superseded(study)
     saved = store.saved_models(study)
     out = Path(out)
-    stage = Path(tempfile.mkdtemp(prefix=".xlt-bundle-", dir=out.parent if out.parent.is_dir() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".xlt-bundle-", dir=out.parent))  # same disk: the final rename is atomic
     try:
         root = stage / _folder(study)
         # the study file(s) as run: one per distinct configuration stored with the runs, newest first

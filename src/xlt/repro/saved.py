@@ -88,6 +88,8 @@ def write(dest: Path, model, tokenizer, meta: dict, readme: str) -> None:
         save_file(head, str(tmp / HEAD_FILE), metadata={"format": FORMAT, "kind": meta["kind"]})
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(readme, encoding="utf-8")
+        for f in tmp.iterdir():  # safetensors writes 0600: others on a shared disk must read the model too
+            f.chmod(0o644)
         if dest.exists():  # a recomputed run (--rerun-stale) replaces its model
             shutil.rmtree(dest)
         os.replace(tmp, dest)
