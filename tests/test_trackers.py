@@ -35,7 +35,8 @@ def _need(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory, tiny_bert):
-    """A 2-seed tiny study logged to every installed tracker; then seed 1's run is computed again."""
+    """A 2-seed tiny study logged to every installed tracker; then seed 1's run is computed again. The study
+    file's `db` is not the store used (as with `xlt study --db`): the trackers go next to the store."""
     tmp = tmp_path_factory.mktemp("trackers")
     n = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as mp:
@@ -43,7 +44,7 @@ def tracked(tmp_path_factory, tiny_bert):
         mp.setenv("WANDB_SILENT", "true")
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         study = make_study(tiny_bert, write_tiny_sib200(tmp / "sib", n=28), seeds=(1, 2),
-                           runtime={"trackers": INSTALLED, "tracker_dir": str(tmp / "tr")})
+                           runtime={"trackers": INSTALLED})  # tracker_dir: the default, next to the DB
         store = Store(str(tmp / "r.sqlite"))
         runner = Runner(study, store)
         runner.run()
@@ -51,7 +52,7 @@ def tracked(tmp_path_factory, tiny_bert):
         assert runner.execute(again, Worker(store, redo=frozenset({again.run_id})))
     torch.set_num_threads(n)
     runs = {r.run_id: r for r in runner.validate()}
-    return {"dir": tmp / "tr", "store": store, "runs": runs, "again": again.run_id,
+    return {"dir": tmp / "trackers", "store": store, "runs": runs, "again": again.run_id,
             "curves": store.curves_frame("tiny"), "scores": store.scores_frame("tiny"),
             "lr": study.train.lr}
 
@@ -184,8 +185,9 @@ def test_validation_names_the_bad_tracker_and_the_install(tmp_path, monkeypatch)
     assert load_study(study, ["runtime.trackers=[]"]).runtime.trackers == ()
 
 
-def test_tracker_dir_defaults_next_to_a_sqlite_db():
+def test_tracker_dir_defaults_next_to_a_sqlite_db(tmp_path):
     assert trackers.default_dir("runs/r.sqlite") == Path("runs/trackers")
+    assert trackers.default_dir(Store(str(tmp_path / "r.sqlite")).url) == tmp_path / "trackers"  # what the runner passes
     assert trackers.default_dir("sqlite:////data/x/r.sqlite") == Path("/data/x/trackers")
     assert trackers.default_dir("postgresql://u@h/db") == Path("xlt-trackers")
     assert Runtime(trackers="mlflow").trackers == ("mlflow",)  # one name in YAML is a list of one

@@ -95,7 +95,8 @@ def label(run: RunSpec) -> str:
 
 
 def log_run(runtime: Runtime, db: str, run: RunSpec, result: RunResult) -> None:
-    """Log one stored run to every tracker of `runtime`; a tracker that fails logs a warning."""
+    """Log one stored run to every tracker of `runtime` (`db`: the results DB's URL, for the default
+    folder); a tracker that fails logs a warning."""
     root = Path(runtime.tracker_dir).expanduser() if runtime.tracker_dir else default_dir(db)
     record = Record(run.study, run.run_id, f"{run.run_id} {label(run)}", flatten(run.identity()),
                     result.curve, list(result.rows), result.info.get("dev_score"))

@@ -146,7 +146,7 @@ class Runner:
                 raise
             stored = worker.finish(run.run_id, result)
         if stored and self.workspace.runtime.trackers:  # mirror the stored run (xlt.trackers)
-            trackers.log_run(self.workspace.runtime, self.study.db, run, result)
+            trackers.log_run(self.workspace.runtime, self.store.url, run, result)  # the DB in use (--db wins)
         return stored
 
     def describe(self, run: RunSpec) -> dict:
