@@ -72,11 +72,10 @@ def layer_groups(groups: list[str], moved_words: bool = False) -> list[tuple[str
     half = (len(layers) + 1) // 2
     out = [("word embeddings", ["word_embeddings"])] if moved_words else []
     out.append(("embeddings", ["embeddings"]))
-    if layers:
-        first = lambda part: part[0].split(".")[1]  # noqa: E731
-        out.append((f"layers {first(layers[:half])}-{layers[half - 1].split('.')[1]}", layers[:half]))
-        if layers[half:]:
-            out.append((f"layers {first(layers[half:])}-{layers[-1].split('.')[1]}", layers[half:]))
+    for part in (layers[:half], layers[half:]):
+        if part:
+            a, b = part[0].split(".")[1], part[-1].split(".")[1]
+            out.append((f"layers {a}-{b}" if a != b else f"layer {a}", part))
     return out
 
 
