@@ -42,8 +42,8 @@ def test_paired_stages_are_counted_once_and_averaged_over_stage_seeds():
     assert "Stage seeds: paired" in text and "include the variance of the intermediate stage" in text
     assert "encoder 0.0001, classifier head 0.003, image projector 0.0001" in text
     (table,) = [b for b in blocks if isinstance(b, Table)]
-    assert table.header == ["model", "intermediate", "stages", "steps", "stage dev", "Δ embeddings %",
-                            "Δ layers 0-1 %", "Δ layer 2 %", "CKA en", "CKA targets"]
+    assert table.header == ["model", "intermediate", "stages", "steps", "stage dev", "embeddings change %",
+                            "layers 0-1 change %", "layer 2 change %", "CKA en", "CKA targets"]
     rows = {r[1]: r for r in table.rows}
     # text: shifts 0.1 (seed 1) and 0.3 (seed 2): mean 0.2; layers 0-1 = mean(0.02, 0.04) * shift
     assert rows["text:x"][2:] == ["2", "100", "70.00", "0.20", "0.60", "1.20", "0.800", "0.400"]
@@ -61,7 +61,7 @@ def test_shared_stage_is_reported_as_not_covering_stage_variance():
     assert "Stage seeds: shared" in text and "stage seed 1" in text and "do NOT include the variance" in text
     assert "do NOT include" in stage_notes(runs)[0]
     (table,) = [b for b in blocks if isinstance(b, Table)]
-    assert "Δ word embeddings %" in table.header  # shown once the word table moved
+    assert "word embeddings change %" in table.header  # shown once the word table moved
     assert [r[2] for r in table.rows] == ["1", "1"]
 
 

@@ -124,7 +124,7 @@ def stage_blocks(runs: pd.DataFrame) -> list[Block]:
                f"the trained encoder on the probe set ({probe.get('size', '?')} {probe.get('task', '?')} test names "
                f"per language, parallel across languages): 1 = same geometry; 'targets' = mean over "
                f"{', '.join(langs) or 'none'}. Stage dev: the stage's own English dev accuracy.")
-    out.append(Table(caption, ["model", "intermediate", "stages", "steps", "stage dev", *(f"Δ {n} %" for n, _ in cols),
+    out.append(Table(caption, ["model", "intermediate", "stages", "steps", "stage dev", *(f"{n} change %" for n, _ in cols),
                                "CKA en", "CKA targets"], rows, left=2))
     out.append(Figure("stage-weight-change", "Relative weight change per layer, per intermediate condition",
                       "Mean over stage seeds of ||W_after - W_before|| / ||W_before|| per parameter group of the "
