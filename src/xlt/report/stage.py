@@ -72,11 +72,10 @@ def layer_groups(groups: list[str], moved_words: bool = False) -> list[tuple[str
     half = (len(layers) + 1) // 2
     out = [("word embeddings", ["word_embeddings"])] if moved_words else []
     out.append(("embeddings", ["embeddings"]))
-    if layers:
-        first = lambda part: part[0].split(".")[1]  # noqa: E731
-        out.append((f"layers {first(layers[:half])}-{layers[half - 1].split('.')[1]}", layers[:half]))
-        if layers[half:]:
-            out.append((f"layers {first(layers[half:])}-{layers[-1].split('.')[1]}", layers[half:]))
+    for part in (layers[:half], layers[half:]):
+        if part:
+            a, b = part[0].split(".")[1], part[-1].split(".")[1]
+            out.append((f"layers {a}-{b}" if a != b else f"layer {a}", part))
     return out
 
 
@@ -125,7 +124,7 @@ def stage_blocks(runs: pd.DataFrame) -> list[Block]:
                f"the trained encoder on the probe set ({probe.get('size', '?')} {probe.get('task', '?')} test names "
                f"per language, parallel across languages): 1 = same geometry; 'targets' = mean over "
                f"{', '.join(langs) or 'none'}. Stage dev: the stage's own English dev accuracy.")
-    out.append(Table(caption, ["model", "intermediate", "stages", "steps", "stage dev", *(f"Δ {n} %" for n, _ in cols),
+    out.append(Table(caption, ["model", "intermediate", "stages", "steps", "stage dev", *(f"{n} change %" for n, _ in cols),
                                "CKA en", "CKA targets"], rows, left=2))
     out.append(Figure("stage-weight-change", "Relative weight change per layer, per intermediate condition",
                       "Mean over stage seeds of ||W_after - W_before|| / ||W_before|| per parameter group of the "

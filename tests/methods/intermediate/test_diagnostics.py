@@ -44,6 +44,12 @@ def test_cka_is_not_invariant_to_anisotropic_scaling_and_lower_for_unrelated_dat
     assert linear_cka(x, y) == pytest.approx(hsic(k, l) / np.sqrt(hsic(k, k) * hsic(l, l)), rel=1e-10)
 
 
+def test_cka_is_undefined_without_variation():
+    x = _rep()
+    same = np.tile(x[:1], (200, 1)) + 1e-12 * _rep(seed=5)  # every input embedded alike, up to rounding
+    assert np.isnan(linear_cka(x, same)) and np.isnan(linear_cka(same, same))
+
+
 def test_cka_needs_the_same_inputs():
     with pytest.raises(ValueError, match="same >= 2 inputs"):
         linear_cka(_rep(10), _rep(11))

@@ -125,8 +125,9 @@ def _store_diagnostics(dest: Path, encoder, ref, tokenizer, cfg: TrainSettings, 
     tmp = dest / f".{DIAGNOSTICS}.{os.getpid()}"
     tmp.write_text(json.dumps(diag, indent=2) + "\n")
     os.replace(tmp, dest / DIAGNOSTICS)  # atomic: two workers write the same content
-    log.info("intermediate %s: diagnostics in %.1f s (CKA en %.3f, targets %.3f)", dest.name,
-             time.perf_counter() - t0, diag["cka_en"], diag["cka_targets"])
+    log.info("intermediate %s: diagnostics in %.1f s (CKA en %s, targets %s)", dest.name,
+             time.perf_counter() - t0, *(f"{v:.3f}" if v is not None else "undefined"
+                                         for v in (diag["cka_en"], diag["cka_targets"])))
 
 
 def stage_record(cond: Condition, ref, train: TrainSettings, seed: int, run_seed: int,

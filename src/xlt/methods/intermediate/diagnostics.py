@@ -73,13 +73,17 @@ def weight_change(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     """Linear CKA of two representations of the same n inputs ([n, d1], [n, d2]): in [0, 1], 1 when y
-    is x up to an orthogonal transform and isotropic scaling (Kornblith et al. 2019, eq. 5)."""
+    is x up to an orthogonal transform and isotropic scaling (Kornblith et al. 2019, eq. 5); NaN when
+    either has no variation across the inputs (undefined)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape[0] != y.shape[0] or x.shape[0] < 2:
         raise ValueError(f"CKA needs the same >= 2 inputs in both representations, got {x.shape} and {y.shape}")
+    scale = max(np.abs(x).max(), np.abs(y).max(), 1e-300)
     x = x - x.mean(0)
     y = y - y.mean(0)
+    if min(np.abs(x).max(), np.abs(y).max()) <= 1e-9 * scale:  # every input embedded alike (all [UNK])
+        return float("nan")
     # ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F): the feature-space form, cheap for n >> d
     cross = np.linalg.norm(y.T @ x) ** 2
     denom = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
@@ -146,7 +150,8 @@ def stage_diagnostics(before: nn.Module, after: nn.Module, tokenizer, prefix: st
     cka = {lang: linear_cka(_embed_before(before, tokenizer, lang, texts, prefix, pooling, device, before_key),
                             embed(after, tokenizer, texts, prefix, pooling, device))
            for lang, texts in probe.items()}
-    targets = [v for lang, v in cka.items() if lang != "en"]
+    cka = {lang: None if np.isnan(v) else v for lang, v in cka.items()}  # undefined: null in JSON
+    targets = [v for lang, v in cka.items() if lang != "en" and v is not None]
     return {
         "weight_change": weight_change(params(before), params(after)),
         "cka": cka,
