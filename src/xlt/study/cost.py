@@ -300,13 +300,13 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
         size = model_size(model, _location(workspace, model))
         secs = {d: device_seconds(cost, size, d) + device_seconds(stage, size, d) for d in DEVICES}
         n_stages = sum(1 for k in stages if k[0] == model)
-        out.append(f"  {model:14} {n:>5} {n_stages:>6} {size.params / 1e6:>6.0f}M {cost.train_flops / 1e15:>11.1f} "
-                   f"{stage.flops / 1e15:>11.1f} {cost.eval_flops / 1e15:>10.1f} "
+        out.append(f"  {model:14} {n:>5} {n_stages:>6} {size.params / 1e6:>6.0f}M {cost.train_flops / 1e15:>11.3g} "
+                   f"{stage.flops / 1e15:>11.3g} {cost.eval_flops / 1e15:>10.3g} "
                    + " ".join(_h(secs[d]) for d in DEVICES))
         totals = {d: totals[d] + secs[d] for d in DEVICES}
         flops = [flops[0] + cost.train_flops, flops[1] + stage.flops, flops[2] + cost.eval_flops]
-    out.append(f"  {'total':14} {len(left):>5} {len(stages):>6} {'':>7} {flops[0] / 1e15:>11.1f} "
-               f"{flops[1] / 1e15:>11.1f} {flops[2] / 1e15:>10.1f} "
+    out.append(f"  {'total':14} {len(left):>5} {len(stages):>6} {'':>7} {flops[0] / 1e15:>11.3g} "
+               f"{flops[1] / 1e15:>11.3g} {flops[2] / 1e15:>10.3g} "
                + " ".join(_h(totals[d]) for d in DEVICES))
     sizes = sorted({f"{m} {model_size(m, _location(workspace, m)).known}" for m in per_model})
     out.append(f"  assumes: bf16 at {UTILIZATION:.0%} of peak ("
