@@ -300,13 +300,13 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
         size = model_size(model, _location(workspace, model))
         secs = {d: device_seconds(cost, size, d) + device_seconds(stage, size, d) for d in DEVICES}
         n_stages = sum(1 for k in stages if k[0] == model)
-        out.append(f"  {model:14} {n:>5} {n_stages:>6} {size.params / 1e6:>6.0f}M {cost.train_flops / 1e15:>11.3g} "
-                   f"{stage.flops / 1e15:>11.3g} {cost.eval_flops / 1e15:>10.3g} "
+        out.append(f"  {model:14} {n:>5} {n_stages:>6} {size.params / 1e6:>6.0f}M {_pf(cost.train_flops):>11} "
+                   f"{_pf(stage.flops):>11} {_pf(cost.eval_flops):>10} "
                    + " ".join(_h(secs[d]) for d in DEVICES))
         totals = {d: totals[d] + secs[d] for d in DEVICES}
         flops = [flops[0] + cost.train_flops, flops[1] + stage.flops, flops[2] + cost.eval_flops]
-    out.append(f"  {'total':14} {len(left):>5} {len(stages):>6} {'':>7} {flops[0] / 1e15:>11.3g} "
-               f"{flops[1] / 1e15:>11.3g} {flops[2] / 1e15:>10.3g} "
+    out.append(f"  {'total':14} {len(left):>5} {len(stages):>6} {'':>7} {_pf(flops[0]):>11} "
+               f"{_pf(flops[1]):>11} {_pf(flops[2]):>10} "
                + " ".join(_h(totals[d]) for d in DEVICES))
     sizes = sorted({f"{m} {model_size(m, _location(workspace, m)).known}" for m in per_model})
     out.append(f"  assumes: bf16 at {UTILIZATION:.0%} of peak ("
@@ -329,6 +329,12 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
                    f"{', '.join(sorted({m[4] for m in measured}))}): measured train {train_rate / 1e12:.3g}, "
                    f"eval {eval_rate / 1e12:.3g} TFLOP/s -> {left_s / 3600:.2f} h left on that device")
     return out
+
+
+def _pf(flops: float) -> str:
+    """PFLOP with three significant digits, without exponents."""
+    p = flops / 1e15
+    return f"{p:.0f}" if p >= 100 else f"{p:.1f}" if p >= 10 else f"{p:.3g}"
 
 
 def _h(seconds: float) -> str:
