@@ -51,7 +51,7 @@ UTILIZATION = 0.30
 # the XTREME / XTREME-R papers (Hu et al. 2020 table 1, Ruder et al. 2021 table 1); tokens per example
 # are typical lengths (NLI pair ~50, SQuAD window ~180, UD/WikiANN sentence ~25/15 subwords)
 TYPICAL = {
-    "xnli": (392_702, 2_490, 5_010, 50, 0), "xcopa": (400, 100, 500, 2 * 22, 0),
+    "xnli": (392_702, 2_490, 5_010, 50, 0), "xcopa": (400, 100, 500, 2 * 22, 0),  # both choices
     "udpos": (12_543, 2_001, 1_500, 25, 0), "panx": (20_000, 10_000, 5_000, 15, 0),
     "xquad": (88_600, 10_570, 1_190, 180, 0), "mlqa": (88_600, 1_148, 5_000, 200, 0),
     "tydiqa": (3_700, 440, 700, 200, 0), "tatoeba": (0, 0, 1_000, 12, 1_000),
@@ -128,7 +128,9 @@ def windows(n: int, max_length: int, qa: bool) -> list[int]:
 
 @dataclass
 class Workload:
-    """Token counts of one task entry at one max_length: (sequences, tokens) per split."""
+    """Token counts of one task entry at one max_length: (rows, tokens) per split, a row being what
+    batch_size and max_train_examples count (a sentence, a QA window, a multiple-choice example with
+    all its choices)."""
 
     train: tuple[float, float]
     dev: tuple[float, float]
@@ -141,9 +143,12 @@ def _count(examples, max_length: int, qa: bool, limit: int = 2000) -> tuple[floa
     if not examples:
         return 0.0, 0.0
     sample = examples[:limit]
-    seqs = [w for ex in sample for n in example_tokens(ex) for w in windows(n, max_length, qa)]
+    rows = []  # what training batches count: a QA window, a multiple-choice example with all its choices
+    for ex in sample:
+        seqs = [w for n in example_tokens(ex) for w in windows(n, max_length, qa)]
+        rows += [sum(seqs)] if hasattr(ex, "choices") else seqs
     scale = len(examples) / len(sample)
-    return len(seqs) * scale, sum(seqs) * scale
+    return len(rows) * scale, sum(rows) * scale
 
 
 def workload(data, max_length: int) -> Workload:
