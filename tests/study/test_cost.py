@@ -92,3 +92,13 @@ def test_estimate_per_model_and_calibrated_on_finished_runs(tiny_bert, tmp_path)
     assert lines[5].startswith("  calibrated on 1 finished run(s) of this grid (test cpu)")
     assert lines[5].endswith(f"-> {3 * 15 / 3600:.2f} h left on that device")
     assert estimate([], [], runner.workspace) == []
+
+
+def test_a_multiple_choice_example_is_one_training_row_with_all_its_choices():
+    from xlt.study.cost import _count
+    from xlt.tasks.base import ChoiceExample, Example
+
+    choice = ChoiceExample("The man fell.", ("He slipped.", "He sang."), 0, "cause")
+    assert _count([choice] * 10, 128, qa=False) == (10, 10 * sum(
+        approx_tokens([choice.premise, "cause", c]) for c in choice.choices))
+    assert _count([Example("a b c", "x")] * 4, 128, qa=False) == (4, 4 * approx_tokens(["a b c", ""]))
