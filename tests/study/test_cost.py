@@ -70,3 +70,35 @@ def test_token_approximation_and_qa_windows():
     assert windows(100, 384, qa=True) == [100]
     assert windows(1000, 384, qa=True) == [384] * 4  # 236-token steps: 1 + ceil(616 / 236)
     assert windows(1000, 128, qa=False) == [128]  # truncated
+
+
+def test_estimate_per_model_and_calibrated_on_finished_runs(tiny_bert, tmp_path):
+    """Runs of one model x task cost the same, so a finished run that took 10 s + 5 s predicts 15 s for
+    each run left; the table has the model's row and the total."""
+    import yaml
+
+    from xlt.study.config import parse_study
+    from xlt.study.cost import estimate
+    from xlt.study.runner import Runner
+
+    study = parse_study(yaml.safe_load(f"name: c\nmodels: ['{tiny_bert}']\ntasks: [digits-nli]\nseeds: [1, 2, 3, 4]\n"
+                                       "train: {epochs: 1, max_length: 32, precision: fp32}\n"))
+    runner = Runner(study, progress=False)
+    first, *left = runner.validate()
+    lines = estimate(left, [(first, 10.0, 5.0, "test cpu")], runner.workspace)
+    rows = {line.split()[0]: line.split() for line in lines[2:4]}
+    assert set(rows) == {str(tiny_bert), "total"} and rows["total"][1] == "3"
+    assert "digits-nli measured" in lines[4] and "Model sizes: " + str(tiny_bert) + " config" in lines[4]
+    assert lines[5].startswith("  calibrated on 1 finished run(s) of this grid (test cpu)")
+    assert lines[5].endswith(f"-> {3 * 15 / 3600:.2f} h left on that device")
+    assert estimate([], [], runner.workspace) == []
+
+
+def test_a_multiple_choice_example_is_one_training_row_with_all_its_choices():
+    from xlt.study.cost import _count
+    from xlt.tasks.base import ChoiceExample, Example
+
+    choice = ChoiceExample("The man fell.", ("He slipped.", "He sang."), 0, "cause")
+    assert _count([choice] * 10, 128, qa=False) == (10, 10 * sum(
+        approx_tokens([choice.premise, "cause", c]) for c in choice.choices))
+    assert _count([Example("a b c", "x")] * 4, 128, qa=False) == (4, 4 * approx_tokens(["a b c", ""]))

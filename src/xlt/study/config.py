@@ -19,10 +19,11 @@ per-model x per-task fine-tuning settings. A run's settings are merged, later wi
 
     TrainSettings defaults < study `train:` < preset (model x task) < model `train:` < task `train:`
 
-A study `train:` key that the preset also sets for a run of the grid is an error (it would be silently
-overridden): set it on a model or task entry instead. The merged settings (precision resolved) are the
-run's `RunSpec.train`, hence in its identity; a study without per-entry settings or preset resolves to
-exactly its `train:` (run ids unchanged).
+Settings for one model on one task come only from the preset's table (a model's `train:` applies to all
+its tasks, a task's to all models). A study `train:` key that the preset also sets for a run of the grid
+is an error (it would be silently overridden): set it on a model or task entry instead. The merged
+settings (precision resolved) are the run's `RunSpec.train`, hence in its identity; a study without
+per-entry settings or preset resolves to exactly its `train:` (run ids unchanged).
 
 Every mistake (unknown key, wrong type, unknown task/model) is reported with file and line.
 """

@@ -51,7 +51,7 @@ UTILIZATION = 0.30
 # the XTREME / XTREME-R papers (Hu et al. 2020 table 1, Ruder et al. 2021 table 1); tokens per example
 # are typical lengths (NLI pair ~50, SQuAD window ~180, UD/WikiANN sentence ~25/15 subwords)
 TYPICAL = {
-    "xnli": (392_702, 2_490, 5_010, 50, 0), "xcopa": (400, 100, 500, 2 * 22, 0),
+    "xnli": (392_702, 2_490, 5_010, 50, 0), "xcopa": (400, 100, 500, 2 * 22, 0),  # both choices
     "udpos": (12_543, 2_001, 1_500, 25, 0), "panx": (20_000, 10_000, 5_000, 15, 0),
     "xquad": (88_600, 10_570, 1_190, 180, 0), "mlqa": (88_600, 1_148, 5_000, 200, 0),
     "tydiqa": (3_700, 440, 700, 200, 0), "tatoeba": (0, 0, 1_000, 12, 1_000),
@@ -128,7 +128,9 @@ def windows(n: int, max_length: int, qa: bool) -> list[int]:
 
 @dataclass
 class Workload:
-    """Token counts of one task entry at one max_length: (sequences, tokens) per split."""
+    """Token counts of one task entry at one max_length: (rows, tokens) per split, a row being what
+    batch_size and max_train_examples count (a sentence, a QA window, a multiple-choice example with
+    all its choices)."""
 
     train: tuple[float, float]
     dev: tuple[float, float]
@@ -141,9 +143,12 @@ def _count(examples, max_length: int, qa: bool, limit: int = 2000) -> tuple[floa
     if not examples:
         return 0.0, 0.0
     sample = examples[:limit]
-    seqs = [w for ex in sample for n in example_tokens(ex) for w in windows(n, max_length, qa)]
+    rows = []  # what training batches count: a QA window, a multiple-choice example with all its choices
+    for ex in sample:
+        seqs = [w for n in example_tokens(ex) for w in windows(n, max_length, qa)]
+        rows += [sum(seqs)] if hasattr(ex, "choices") else seqs
     scale = len(examples) / len(sample)
-    return len(seqs) * scale, sum(seqs) * scale
+    return len(rows) * scale, sum(rows) * scale
 
 
 def workload(data, max_length: int) -> Workload:
@@ -300,13 +305,13 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
         size = model_size(model, _location(workspace, model))
         secs = {d: device_seconds(cost, size, d) + device_seconds(stage, size, d) for d in DEVICES}
         n_stages = sum(1 for k in stages if k[0] == model)
-        out.append(f"  {model:14} {n:>5} {n_stages:>6} {size.params / 1e6:>6.0f}M {cost.train_flops / 1e15:>11.1f} "
-                   f"{stage.flops / 1e15:>11.1f} {cost.eval_flops / 1e15:>10.1f} "
+        out.append(f"  {model:14} {n:>5} {n_stages:>6} {size.params / 1e6:>6.0f}M {_pf(cost.train_flops):>11} "
+                   f"{_pf(stage.flops):>11} {_pf(cost.eval_flops):>10} "
                    + " ".join(_h(secs[d]) for d in DEVICES))
         totals = {d: totals[d] + secs[d] for d in DEVICES}
         flops = [flops[0] + cost.train_flops, flops[1] + stage.flops, flops[2] + cost.eval_flops]
-    out.append(f"  {'total':14} {len(left):>5} {len(stages):>6} {'':>7} {flops[0] / 1e15:>11.1f} "
-               f"{flops[1] / 1e15:>11.1f} {flops[2] / 1e15:>10.1f} "
+    out.append(f"  {'total':14} {len(left):>5} {len(stages):>6} {'':>7} {_pf(flops[0]):>11} "
+               f"{_pf(flops[1]):>11} {_pf(flops[2]):>10} "
                + " ".join(_h(totals[d]) for d in DEVICES))
     sizes = sorted({f"{m} {model_size(m, _location(workspace, m)).known}" for m in per_model})
     out.append(f"  assumes: bf16 at {UTILIZATION:.0%} of peak ("
@@ -329,6 +334,12 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
                    f"{', '.join(sorted({m[4] for m in measured}))}): measured train {train_rate / 1e12:.3g}, "
                    f"eval {eval_rate / 1e12:.3g} TFLOP/s -> {left_s / 3600:.2f} h left on that device")
     return out
+
+
+def _pf(flops: float) -> str:
+    """PFLOP with three significant digits, without exponents."""
+    p = flops / 1e15
+    return f"{p:.0f}" if p >= 100 else f"{p:.1f}" if p >= 10 else f"{p:.3g}"
 
 
 def _h(seconds: float) -> str:

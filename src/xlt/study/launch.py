@@ -201,8 +201,6 @@ def describe(plan: list[PlanRow], store: Store, precision: str = "", workspace=N
     lines, counts, left = [], dict.fromkeys(("done", "running", "failed", "todo"), 0), []
     if precision:  # what `precision: auto` became on this machine, and why (it is part of every run id)
         lines.append(precision)
-    if workspace is not None:
-        lines += _unread(plan, workspace) + _settings(plan)
     for run, rid, status in plan:
         row = claims.get(rid)
         state = "todo" if row is None else row["status"]
@@ -215,6 +213,8 @@ def describe(plan: list[PlanRow], store: Store, precision: str = "", workspace=N
         if state != "done":
             left.append(run)
     lines.append(f"{len(plan)} runs: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if workspace is not None:  # after the (long) run list, next to the counts and estimates
+        lines += _unread(plan, workspace) + _settings(plan)
     lines += _estimate(left, store.timings())
     if workspace is not None:
         lines += estimate(left, _measured(plan, store), workspace)
