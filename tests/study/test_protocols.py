@@ -154,19 +154,26 @@ def test_bad_k_and_missing_train_splits_fail_or_warn_before_any_run(tiny_bert, t
     full = write_sib(tmp_path / "full")
     with pytest.raises(XltError, match=rf"protocol few-shot:50 asks for 50 fra_Latn training examples, but its "
                                        rf"train split has {N_TARGET} \(use K <= {N_TARGET}\)"):
-        Runner(study(tiny_bert, full, ["zero-shot", "few-shot:50"]), progress=False).validate()
+        Runner(study(tiny_bert, full, ["zero-shot", "few-shot:5", "few-shot:50"]), progress=False).validate()
 
     half = write_sib(tmp_path / "half", train_langs=("fra_Latn",))  # rus_Cyrl has test only
     with caplog.at_level(logging.WARNING, logger="xlt"):
         grid = Runner(study(tiny_bert, half, ["translate-train"]), progress=False).validate()
     assert [(r.protocol, r.target) for r in grid] == [("translate-train", "fra_Latn")]
     warned = [r.getMessage() for r in caplog.records if "no train split" in r.getMessage()]
-    assert warned == ["task sib200, protocol translate-train: no train split for rus_Cyrl: skipped "
+    assert warned == ["task sib200: no train split for rus_Cyrl: skipped by translate-train "
                       "(1 target language(s) run)"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xlt"):  # one line for all protocols of the study
+        grid = Runner(study(tiny_bert, half, ["translate-train", "few-shot:3", "zero-shot"], seeds=(1, 2)),
+                      progress=False).validate()
+    assert len(grid) == 2 * 3
+    assert [r.getMessage() for r in caplog.records if "no train split" in r.getMessage()] == [
+        "task sib200: no train split for rus_Cyrl: skipped by translate-train, few-shot:3 (1 target language(s) run)"]
 
     none = write_sib(tmp_path / "none", train_langs=())
     with pytest.raises(XltError, match="protocol few-shot:5 needs target-language train data, and none of "
-                                       "fra_Latn, rus_Cyrl has a train split"):
+                                       "fra_Latn, rus_Cyrl has a train split below"):
         Runner(study(tiny_bert, none, ["zero-shot", "few-shot:5"]), progress=False).validate()
 
 
