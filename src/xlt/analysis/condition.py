@@ -54,6 +54,7 @@ def resolve(spec: dict, conditions, where: str) -> Condition | None:
 def parse_condition(text: str, conditions) -> dict:
     """A --compare argument: a model, method or intermediate name, or a label 'model/method/intermediate'."""
     t = text.strip()
+    conditions = [Condition(*c) for c in conditions]  # the protocol filled in where a tuple has none
     for i, dim in enumerate(FIELDS):
         if t in {c[i] for c in conditions}:
             return {dim: t}
