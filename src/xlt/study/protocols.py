@@ -10,7 +10,8 @@
   examples carry one label); the checkpoint is again selected on English dev after every epoch, so
   the target dev split stays unused. One run per target language, scored on that language only. The
   English phase is computed once per (model, weights, task, English data, seed, method, intermediate,
-  train settings) and reused: in memory within a process, on disk (`<cache>/english/`) across them.
+  train settings) and reused: in memory within a process, on disk (`<cache>/english/`) across them;
+  in a study with few-shot runs the zero-shot run of the same seed is that English phase (trained once).
 - translate-train: train on the target language's own train split (XNLI-MT's machine translations,
   SIB-200's parallel train files) instead of English, select on English dev; one run per target.
 
