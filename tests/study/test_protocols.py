@@ -250,3 +250,50 @@ def test_the_english_phase_is_the_zero_shot_model(tiny_bert, sib_dir, tmp_path, 
 
 def test_few_shot_settings_dataclass_defaults_are_the_documented_ones():
     assert FewShotSettings() == FewShotSettings(epochs=10.0, lr=2e-5, batch_size=32)
+
+
+# -- XNLI: translate-train reads XNLI-MT's machine-translated train files ---------------------------
+XNLI_HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "
+               "sentence1 sentence2 promptID pairID genre label1 label2 label3 label4 label5").split()
+NLI = ("entailment", "neutral", "contradiction")
+
+
+def write_xnli(root: Path, mt_langs=("de",), n_mt: int = 9) -> Path:
+    """XNLI-1.0 dev/test (en, de, fr), MultiNLI English train, XNLI-MT train for `mt_langs` only."""
+    def xnli(split):
+        rows = [dict.fromkeys(XNLI_HEADER, "_") | {"language": lang, "gold_label": NLI[i % 3],
+                                                    "sentence1": f"{lang} {split} premise {i}",
+                                                    "sentence2": f"{lang} hypothesis {i}"}
+                for lang in ("en", "de", "fr") for i in range(6)]
+        return "\t".join(XNLI_HEADER) + "\n" + "".join("\t".join(r[c] for c in XNLI_HEADER) + "\n" for r in rows)
+    (root / "XNLI-1.0").mkdir(parents=True)
+    for split in ("dev", "test"):
+        (root / "XNLI-1.0" / f"xnli.{split}.tsv").write_text(xnli(split), encoding="utf-8")
+    (root / "multinli_1.0").mkdir()
+    (root / "multinli_1.0" / "multinli_1.0_train.jsonl").write_text("".join(
+        f'{{"gold_label": "{NLI[i % 3]}", "sentence1": "p {i}", "sentence2": "h {i}"}}\n' for i in range(12)))
+    mt = root / "XNLI-MT-1.0" / "multinli"
+    mt.mkdir(parents=True)
+    for lang in mt_langs:
+        (mt / f"multinli.train.{lang}.tsv").write_text("premise\thypo\tlabel\n" + "".join(
+            f"{lang} p {i}\t{lang} h {i}\t{'contradictory' if i % 3 == 2 else NLI[i % 3]}\n" for i in range(n_mt)))
+    return root
+
+
+def test_xnli_translate_train_trains_on_the_xnli_mt_file(tiny_bert, tmp_path, monkeypatch, caplog):
+    root = write_xnli(tmp_path / "xnli")
+    raw = {"name": "tt", "models": [str(tiny_bert)], "tasks": [{"name": "xnli", "data_dir": str(root),
+                                                                "languages": ["de", "fr"]}],
+           "protocols": ["translate-train"], "train": TRAIN, "runtime": RUNTIME}
+    spy = Spy()
+    monkeypatch.setattr(run_mod, "fine_tune", spy)
+    runner = Runner(parse_study(raw), Store(str(tmp_path / "r.sqlite")), progress=False)
+    with caplog.at_level(logging.WARNING, logger="xlt"):
+        [run] = runner.validate()
+    assert (run.protocol, run.target) == ("translate-train", "de")  # fr has no XNLI-MT file: skipped
+    assert "no train split for fr" in caplog.text
+    mt = root / "XNLI-MT-1.0" / "multinli" / "multinli.train.de.tsv"
+    assert {ex.origin.rsplit(":", 1)[0] for ex in runner.workspace.task(run.task).target_train("de")} == {str(mt)}
+    runner.run()
+    assert spy.sizes == [9]  # the 9 German pairs, not MultiNLI's 12 English ones
+    assert {r["language"] for r in runner.store.score_rows()} == {"de"}
