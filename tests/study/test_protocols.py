@@ -193,14 +193,17 @@ def test_a_target_label_the_english_head_lacks_is_one_line(tiny_bert, tmp_path):
 
 # -- running ----------------------------------------------------------------------------------------
 def test_few_shot_reuses_the_english_phase_and_scores_only_its_target(tiny_bert, sib_dir, tmp_path, monkeypatch):
-    spy = Spy()
+    spy, disk_reads = Spy(), []
     monkeypatch.setattr(run_mod, "fine_tune", spy)
+    load = protocols._load
+    monkeypatch.setattr(protocols, "_load", lambda *a: disk_reads.append(a[0]) or load(*a))
     monkeypatch.setenv("XLT_CACHE", str(tmp_path / "cache"))
     grid = ["zero-shot", "few-shot:7", "few-shot:14", "translate-train"]
     store = Store(str(tmp_path / "a.sqlite"))
     assert Runner(study(tiny_bert, sib_dir, grid, few_shot={"epochs": 2}), store, progress=False).run()["ran"] == 7
     # English once (the zero-shot run, kept for the 4 few-shot runs), 4 few-shot phases, 2 translate-train
     assert spy.sizes == [N, 7, 7, 14, 14, N_TARGET, N_TARGET]
+    assert len(disk_reads) == 1  # the disk is looked at once (a miss); the few-shot runs take it from memory
     runs = {r["run_id"]: r for r in store.runs()}
     by_run = {}
     for r in store.score_rows():
