@@ -115,7 +115,8 @@ def _agg(cell) -> dict | None:
 
 
 def _cond(c) -> dict:
-    return {"model": c.model, "method": c.method, "intermediate": c.intermediate, "label": c.label}
+    return {"model": c.model, "method": c.method, "intermediate": c.intermediate, "protocol": c.protocol,
+            "label": c.label}
 
 
 def _iso(t) -> str | None:

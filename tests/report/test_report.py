@@ -101,10 +101,11 @@ def test_bounds_clip_and_count(texts):
 
 def test_condition_pairs_and_compare_argument():
     conds = [("m1", "finetune", "none"), ("m2", "finetune", "none"), ("m1", "epar", "none"), ("m2", "epar", "xnli")]
-    assert default_pairs(conds) == [(("m1", "epar", "none"), ("m1", "finetune", "none")),
-                                    (("m1", "finetune", "none"), ("m2", "finetune", "none"))]
+    assert default_pairs(conds) == [(("m1", "epar", "none", "zero-shot"), ("m1", "finetune", "none", "zero-shot")),
+                                    (("m1", "finetune", "none", "zero-shot"), ("m2", "finetune", "none", "zero-shot"))]
     assert parse_condition("m2", conds) == {"model": "m2"} and parse_condition("epar", conds) == {"method": "epar"}
-    assert parse_condition("m2/epar/xnli", conds) == {"model": "m2", "method": "epar", "intermediate": "xnli"}
+    assert parse_condition("m2/epar/xnli", conds) == {"model": "m2", "method": "epar", "intermediate": "xnli",
+                                                      "protocol": "zero-shot"}
     with pytest.raises(XltError, match="'m3'.*conditions: m1 / epar / none"):
         parse_condition("m3", conds)
 

@@ -154,19 +154,26 @@ def test_bad_k_and_missing_train_splits_fail_or_warn_before_any_run(tiny_bert, t
     full = write_sib(tmp_path / "full")
     with pytest.raises(XltError, match=rf"protocol few-shot:50 asks for 50 fra_Latn training examples, but its "
                                        rf"train split has {N_TARGET} \(use K <= {N_TARGET}\)"):
-        Runner(study(tiny_bert, full, ["zero-shot", "few-shot:50"]), progress=False).validate()
+        Runner(study(tiny_bert, full, ["zero-shot", "few-shot:5", "few-shot:50"]), progress=False).validate()
 
     half = write_sib(tmp_path / "half", train_langs=("fra_Latn",))  # rus_Cyrl has test only
     with caplog.at_level(logging.WARNING, logger="xlt"):
         grid = Runner(study(tiny_bert, half, ["translate-train"]), progress=False).validate()
     assert [(r.protocol, r.target) for r in grid] == [("translate-train", "fra_Latn")]
     warned = [r.getMessage() for r in caplog.records if "no train split" in r.getMessage()]
-    assert warned == ["task sib200, protocol translate-train: no train split for rus_Cyrl: skipped "
+    assert warned == ["task sib200: no train split for rus_Cyrl: skipped by translate-train "
                       "(1 target language(s) run)"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xlt"):  # one line for all protocols of the study
+        grid = Runner(study(tiny_bert, half, ["translate-train", "few-shot:3", "zero-shot"], seeds=(1, 2)),
+                      progress=False).validate()
+    assert len(grid) == 2 * 3
+    assert [r.getMessage() for r in caplog.records if "no train split" in r.getMessage()] == [
+        "task sib200: no train split for rus_Cyrl: skipped by translate-train, few-shot:3 (1 target language(s) run)"]
 
     none = write_sib(tmp_path / "none", train_langs=())
     with pytest.raises(XltError, match="protocol few-shot:5 needs target-language train data, and none of "
-                                       "fra_Latn, rus_Cyrl has a train split"):
+                                       "fra_Latn, rus_Cyrl has a train split below"):
         Runner(study(tiny_bert, none, ["zero-shot", "few-shot:5"]), progress=False).validate()
 
 
@@ -186,14 +193,17 @@ def test_a_target_label_the_english_head_lacks_is_one_line(tiny_bert, tmp_path):
 
 # -- running ----------------------------------------------------------------------------------------
 def test_few_shot_reuses_the_english_phase_and_scores_only_its_target(tiny_bert, sib_dir, tmp_path, monkeypatch):
-    spy = Spy()
+    spy, disk_reads = Spy(), []
     monkeypatch.setattr(run_mod, "fine_tune", spy)
+    load = protocols._load
+    monkeypatch.setattr(protocols, "_load", lambda *a: disk_reads.append(a[0]) or load(*a))
     monkeypatch.setenv("XLT_CACHE", str(tmp_path / "cache"))
     grid = ["zero-shot", "few-shot:7", "few-shot:14", "translate-train"]
     store = Store(str(tmp_path / "a.sqlite"))
     assert Runner(study(tiny_bert, sib_dir, grid, few_shot={"epochs": 2}), store, progress=False).run()["ran"] == 7
     # English once (the zero-shot run, kept for the 4 few-shot runs), 4 few-shot phases, 2 translate-train
     assert spy.sizes == [N, 7, 7, 14, 14, N_TARGET, N_TARGET]
+    assert len(disk_reads) == 1  # the disk is looked at once (a miss); the few-shot runs take it from memory
     runs = {r["run_id"]: r for r in store.runs()}
     by_run = {}
     for r in store.score_rows():
@@ -243,3 +253,50 @@ def test_the_english_phase_is_the_zero_shot_model(tiny_bert, sib_dir, tmp_path, 
 
 def test_few_shot_settings_dataclass_defaults_are_the_documented_ones():
     assert FewShotSettings() == FewShotSettings(epochs=10.0, lr=2e-5, batch_size=32)
+
+
+# -- XNLI: translate-train reads XNLI-MT's machine-translated train files ---------------------------
+XNLI_HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "
+               "sentence1 sentence2 promptID pairID genre label1 label2 label3 label4 label5").split()
+NLI = ("entailment", "neutral", "contradiction")
+
+
+def write_xnli(root: Path, mt_langs=("de",), n_mt: int = 9) -> Path:
+    """XNLI-1.0 dev/test (en, de, fr), MultiNLI English train, XNLI-MT train for `mt_langs` only."""
+    def xnli(split):
+        rows = [dict.fromkeys(XNLI_HEADER, "_") | {"language": lang, "gold_label": NLI[i % 3],
+                                                    "sentence1": f"{lang} {split} premise {i}",
+                                                    "sentence2": f"{lang} hypothesis {i}"}
+                for lang in ("en", "de", "fr") for i in range(6)]
+        return "\t".join(XNLI_HEADER) + "\n" + "".join("\t".join(r[c] for c in XNLI_HEADER) + "\n" for r in rows)
+    (root / "XNLI-1.0").mkdir(parents=True)
+    for split in ("dev", "test"):
+        (root / "XNLI-1.0" / f"xnli.{split}.tsv").write_text(xnli(split), encoding="utf-8")
+    (root / "multinli_1.0").mkdir()
+    (root / "multinli_1.0" / "multinli_1.0_train.jsonl").write_text("".join(
+        f'{{"gold_label": "{NLI[i % 3]}", "sentence1": "p {i}", "sentence2": "h {i}"}}\n' for i in range(12)))
+    mt = root / "XNLI-MT-1.0" / "multinli"
+    mt.mkdir(parents=True)
+    for lang in mt_langs:
+        (mt / f"multinli.train.{lang}.tsv").write_text("premise\thypo\tlabel\n" + "".join(
+            f"{lang} p {i}\t{lang} h {i}\t{'contradictory' if i % 3 == 2 else NLI[i % 3]}\n" for i in range(n_mt)))
+    return root
+
+
+def test_xnli_translate_train_trains_on_the_xnli_mt_file(tiny_bert, tmp_path, monkeypatch, caplog):
+    root = write_xnli(tmp_path / "xnli")
+    raw = {"name": "tt", "models": [str(tiny_bert)], "tasks": [{"name": "xnli", "data_dir": str(root),
+                                                                "languages": ["de", "fr"]}],
+           "protocols": ["translate-train"], "train": TRAIN, "runtime": RUNTIME}
+    spy = Spy()
+    monkeypatch.setattr(run_mod, "fine_tune", spy)
+    runner = Runner(parse_study(raw), Store(str(tmp_path / "r.sqlite")), progress=False)
+    with caplog.at_level(logging.WARNING, logger="xlt"):
+        [run] = runner.validate()
+    assert (run.protocol, run.target) == ("translate-train", "de")  # fr has no XNLI-MT file: skipped
+    assert "no train split for fr" in caplog.text
+    mt = root / "XNLI-MT-1.0" / "multinli" / "multinli.train.de.tsv"
+    assert {ex.origin.rsplit(":", 1)[0] for ex in runner.workspace.task(run.task).target_train("de")} == {str(mt)}
+    runner.run()
+    assert spy.sizes == [9]  # the 9 German pairs, not MultiNLI's 12 English ones
+    assert {r["language"] for r in runner.store.score_rows()} == {"de"}

@@ -2,7 +2,8 @@
 
 Every table, figure, comparison row and `--compare` argument names a condition by `Condition.label`
 ("xlmr-base / finetune / none"): all three parts spelled out, so no default is guessed, and the label
-parses back (`parse_condition`). A NamedTuple, so a groupby key (model, method, intermediate) is one.
+parses back (`parse_condition`). The transfer protocol is a fourth part, named in the label only when it
+is not zero-shot ("xlmr-base / finetune / none / few-shot:100"). A NamedTuple, so a groupby key (model, method, intermediate) is one.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def resolve(spec: dict, conditions, where: str) -> Condition | None:
 def parse_condition(text: str, conditions) -> dict:
     """A --compare argument: a model, method or intermediate name, or a label 'model/method/intermediate'."""
     t = text.strip()
+    conditions = [Condition(*c) for c in conditions]  # the protocol filled in where a tuple has none
     for i, dim in enumerate(FIELDS):
         if t in {c[i] for c in conditions}:
             return {dim: t}

@@ -23,6 +23,12 @@ from xlt.analysis.units import SCALE, UNIT, points
 from xlt.report.document import Block, Figure, Heading, Para, Table
 
 BASE = ["model", "method", "intermediate"]
+PROTOCOLS_NOTE = (
+    "Protocols: zero-shot runs are fine-tuned on the source language (English) only; few-shot:K runs continue "
+    "that model on K training examples of their one target language, and translate-train runs train on the target "
+    "language's own (translated) training split instead (section 'Transfer protocols'). Every checkpoint is the one "
+    "with the best source-language dev score: no target-language dev data is used. Retrieval tasks use the "
+    "pretrained encoder without fine-tuning (no dev score).")
 
 
 def protocol_order(protocols) -> list[str]:

@@ -115,7 +115,10 @@ def _regression_blocks(ta) -> list[Block]:
 def task_blocks(ta, bounds: Bounds) -> list[Block]:
     out: list[Block] = [Heading(2, f"Task {ta.task}", f"task-{ta.task}"),
                         Para(f"Fine-tuned on {ta.source} only; checkpoint selected on {ta.source} dev; every other "
-                             f"language is evaluated zero-shot. Scores {UNIT}.")]
+                             f"language is evaluated zero-shot. Scores {UNIT}." if all(
+                                 c.protocol == "zero-shot" for t in ta.tables for c in t.conditions) else
+                             f"Checkpoints selected on {ta.source} dev; conditions ending in a protocol (few-shot:K, "
+                             f"translate-train) also trained on target-language data. Scores {UNIT}.")]
     codes = sorted({l for t in ta.tables for l in t.languages})
     names, families = language_info(codes)
     out += [Heading(3, "Per-language scores")] + [_language_table(t, names, families) for t in ta.tables]

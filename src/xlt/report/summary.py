@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from xlt.analysis.condition import FIELDS, Condition
+from xlt.report.protocols import PROTOCOLS_NOTE
 from xlt.analysis.stats import mean_std
 from xlt.analysis.units import UNIT, points
 from xlt.report.document import Block, Bullets, Heading, Para, Table
@@ -48,7 +49,7 @@ def summary_blocks(study: str, runs: pd.DataFrame, analyses) -> list[Block]:
         Para("Zero-shot protocol: every run is fine-tuned on the source language (English) only, and its "
              "checkpoint is the one with the best source-language dev score (no target-language data is used "
              "for training or for model selection). Retrieval tasks use the pretrained encoder without "
-             "fine-tuning (no dev score)."),
+             "fine-tuning (no dev score)." if set(done["protocol"]) <= {"zero-shot"} else PROTOCOLS_NOTE),
     ]
     rows = []
     for (*cond, task), g in done.groupby([*FIELDS, "task"], sort=True):

@@ -414,7 +414,8 @@ PROTOCOLS = ("zero-shot", "few-shot:<K>", "translate-train")
 @dataclass(frozen=True)
 class FewShotSettings:
     """The few-shot phase (YAML `few_shot:`): after English fine-tuning, training continues on K target
-    examples with these settings (the run's other `train:` settings stay: head_lr, max_length, ...).
+    examples with these settings (the run's other `train:` settings stay: head_lr, weight_decay, warmup_ratio,
+    max_length, ...; max_steps, eval_every and max_train_examples apply to the English phase only).
     Defaults follow the few-shot literature's practice of many epochs over a handful of examples
     (Lauscher et al. 2020; Zhao et al. 2021: batch 32, lr 1e-5..7e-5, up to 50 epochs); selection is
     on English dev after every epoch, since the target dev stays unused. Part of few-shot runs' identity."""

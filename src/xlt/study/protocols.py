@@ -10,7 +10,8 @@
   examples carry one label); the checkpoint is again selected on English dev after every epoch, so
   the target dev split stays unused. One run per target language, scored on that language only. The
   English phase is computed once per (model, weights, task, English data, seed, method, intermediate,
-  train settings) and reused: in memory within a process, on disk (`<cache>/english/`) across them.
+  train settings) and reused: in memory within a process, on disk (`<cache>/english/`) across them;
+  in a study with few-shot runs the zero-shot run of the same seed is that English phase (trained once).
 - translate-train: train on the target language's own train split (XNLI-MT's machine translations,
   SIB-200's parallel train files) instead of English, select on English dev; one run per target.
 
@@ -53,7 +54,7 @@ def expand(base: list[RunSpec], protocols: list[str], few_shot, tasks) -> list[R
     a task that does not train, or a protocol no target language can run."""
     if protocols == [ZERO_SHOT]:
         return base
-    targets = {}  # (task entry, protocol) -> target languages (checked once, warned once)
+    targets = {}  # task entry -> target languages with a train split (checked once, warned once)
     out = []
     for run in base:
         for protocol in protocols:
@@ -61,34 +62,36 @@ def expand(base: list[RunSpec], protocols: list[str], few_shot, tasks) -> list[R
                 out.append(run)
                 continue
             data = tasks(run.task)
-            if (run.task, protocol) not in targets:
-                targets[(run.task, protocol)] = _targets(data, protocol)
-            for lang in targets[(run.task, protocol)]:
+            if run.task not in targets:
+                targets[run.task] = _targets(data, [p for p in protocols if p != ZERO_SHOT])
+            for lang in targets[run.task]:
                 out.append(dataclasses.replace(
                     run, languages=(lang,), data=target_fingerprint(data, protocol, lang), protocol=protocol,
                     target=lang, protocol_settings=few_shot if protocol.startswith("few-shot:") else None))
     return out
 
 
-def _targets(data: TaskData, protocol: str) -> list[str]:
-    name, src = data.spec.name, data.spec.source_language
+def _targets(data: TaskData, protocols: list[str]) -> list[str]:
+    """The target languages that have a train split (one warning names those that do not), each checked
+    for the largest K asked."""
+    name, src, what = data.spec.name, data.spec.source_language, ", ".join(protocols)
     if not data.kind.trains:
-        raise XltError(f"task {name}: protocol {protocol} needs task training, and {name} is evaluated "
+        raise XltError(f"task {name}: protocol {what} needs task training, and {name} is evaluated "
                        "without it (use protocols: [zero-shot])")
     candidates = [l for l in data.languages if l != src]
     found = [l for l in candidates if data.has_train(l)]
     if not found:
-        raise XltError(f"task {name}: protocol {protocol} needs target-language train data, and none of "
+        raise XltError(f"task {name}: protocol {what} needs target-language train data, and none of "
                        f"{', '.join(candidates) or 'its languages'} has a train split"
                        + (f" below {data.task.data_dir}" if data.task.data_dir else ""))
     if skipped := [l for l in candidates if l not in found]:
-        log.warning("task %s, protocol %s: no train split for %s: skipped (%d target language(s) run)",
-                    name, protocol, ", ".join(skipped), len(found))
-    k = protocol_k(protocol)
+        log.warning("task %s: no train split for %s: skipped by %s (%d target language(s) run)",
+                    name, ", ".join(skipped), what, len(found))
+    k = max(protocol_k(p) for p in protocols)
     for lang in found:
         n = len(data.target_train(lang))
         if k > n:
-            raise XltError(f"task {name}: protocol {protocol} asks for {k} {lang} training examples, but its "
+            raise XltError(f"task {name}: protocol few-shot:{k} asks for {k} {lang} training examples, but its "
                            f"train split has {n} (use K <= {n})")
     return found
 
