@@ -122,7 +122,7 @@ GRID = [
      "method_settings.epar.gold_weight must be between 0 and 1"),
     ("epar-typo", lambda r: r.update(methods=["epar"], method_settings={"epar": {"push_nrom": 1}}),
      "did you mean 'push_norm'"),
-    ("method-settings-unknown", _set("method_settings", value={"lora": {}}), "no method has settings 'lora'"),
+    ("method-settings-unknown", _set("method_settings", value={"adapters": {}}), "no method has settings 'adapters'"),
     ("method-settings-not-mapping", _set("method_settings", value=[1]), "'method_settings' must be a mapping"),
     ("top-level-typo", _set("sedes", value=[1]), "unknown key 'sedes'; did you mean 'seeds'?"),
     ("name-missing", _drop("name"), "missing required key 'name'"),

@@ -62,3 +62,28 @@ def test_checkpointing_recomputes_in_training_and_is_off_afterwards(tiny_bert):
 def test_a_model_without_a_hugging_face_encoder_is_one_clear_error():
     with pytest.raises(ConfigError, match="runtime.gradient_checkpointing: Linear holds no Hugging Face model"):
         checkpointing.enable(nn.Linear(2, 2))
+
+
+def test_the_multimodal_stage_model_checkpoints_with_the_same_gradients(tiny_bert):
+    """The intermediate stage trains its fusion model through the same loop: its encoder (fed image
+    prefix tokens through inputs_embeds) is found and checkpointed, with identical gradients."""
+    from xlt.methods.intermediate.fusion import ImageTextClassifier
+
+    grads = []
+    for ckpt in (False, True):
+        torch.manual_seed(0)
+        encoder = AutoModel.from_pretrained(tiny_bert, hidden_dropout_prob=0.3)
+        model = ImageTextClassifier(encoder, torch.randn(3, 2, 16), 3, fusion="prefix", prefix_tokens=2,
+                                    insert_at=1, pooling="mean", dropout=0.3).train()
+        undo = checkpointing.enable(model) if ckpt else None
+        ids = torch.randint(5, 700, (3, 12), generator=torch.Generator().manual_seed(1))
+        calls = []
+        encoder.encoder.layer[1].attention.register_forward_hook(lambda *_: calls.append(1))
+        torch.manual_seed(5)
+        nn.functional.cross_entropy(model(ids, torch.ones_like(ids), None, torch.arange(3)),
+                                    torch.tensor([0, 1, 2])).backward()
+        assert len(calls) == (2 if ckpt else 1)
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+        if undo:
+            undo()
+    assert grads[0].keys() == grads[1].keys() and all(torch.equal(grads[0][n], grads[1][n]) for n in grads[0])
