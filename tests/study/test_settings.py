@@ -105,10 +105,28 @@ def test_entry_settings_enter_the_identity_of_their_runs_only(fixed_weights):
         else:
             assert spec.run_id != MAIN_IDS[key] and spec.train.lr == 1e-4 and spec.train.precision == "fp32"
             assert spec.identity()["train"]["lr"] == 1e-4
-    # the same value written at the task level is the same run (identity = the merged settings)
-    by_task = STUDY.replace("tasks: [digits-nli]", "tasks: [{name: digits-nli, train: {lr: 1.0e-4}}]")
-    assert {k: s.run_id for k, s in _ids(by_task).items() if k[0] == "xlmr-base"} == \
-        {k: s.run_id for k, s in specs.items() if k[0] == "xlmr-base"}
+    # the same value written at the task level is the same run without a stage (identity = the merged
+    # settings); with a stage it is another run: a model's settings reach its stage, a task's do not
+    by_task = _ids(STUDY.replace("tasks: [digits-nli]", "tasks: [{name: digits-nli, train: {lr: 1.0e-4}}]"))
+    for key, spec in by_task.items():
+        if key[0] == "xlmr-base":
+            assert (spec.run_id == specs[key].run_id) == (key[1] == "none")
+            assert spec.train == specs[key].train
+
+
+def test_one_stage_serves_every_task_whatever_their_own_settings(fixed_weights):
+    text = STUDY.replace("tasks: [digits-nli]", "tasks: [{name: digits-nli, train: {lr: 1.0e-4, max_length: 48}}, "
+                         "{name: cldr-names, train: {epochs: 1}}]")
+    text = text.replace("models: [mbert, xlmr-base]", "models: [{name: mbert, train: {lr: 3.0e-5}}]")
+    specs = Runner(parse_study(yaml.safe_load(text)), progress=False).specs()
+    staged = [s for s in specs if s.intermediate != "none"]
+    assert {s.task.name for s in staged} == {"digits-nli", "cldr-names"}
+    for seed in (1, 2):  # one checkpoint per (condition, stage seed), not per task
+        assert len({s.stage_key() for s in staged if s.seed == seed}) == 1
+    assert all(s.stage_train.lr == 3e-5 and s.stage_train.max_length == 32 and s.stage_train.epochs == 2
+               for s in staged)  # the study's and the model's settings, none of the tasks'
+    assert all("stage_base" in s.identity() for s in staged) and not any("stage_base" in s.identity() for s in specs
+                                                                            if s.intermediate == "none")
 
 
 def _error(tmp_path: Path, text: str) -> str:

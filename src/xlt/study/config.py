@@ -84,6 +84,12 @@ class StudyConfig:
     protocols: list[str] = field(default_factory=lambda: ["zero-shot"])  # transfer protocols (grid axis)
     few_shot: "FewShotSettings" = field(default_factory=lambda: FewShotSettings())  # few-shot:K phase settings
 
+    def stage_train_for(self, model: str) -> TrainSettings:
+        """What an intermediate stage of `model` inherits: the study's `train:` and the model's own, never a
+        task's or the preset's per-task values, so one stage (per condition and seed) serves every task."""
+        own = self.model_train.get(model, {})
+        return dataclasses.replace(self.train, **own) if own else self.train
+
     def train_for(self, model: str, entry: TaskEntry) -> TrainSettings:
         """The settings a run of `model` on `entry` trains with (precedence in the module docstring)."""
         from xlt.study.presets import preset_settings

@@ -290,7 +290,7 @@ def estimate(left: list, done: list[tuple], workspace) -> list[str]:
             stages.add(run.stage_key())
             cond = workspace.conditions.get(run.intermediate) or condition_from_label(run.intermediate)
             stage = stage_cost(model_size(run.model, _location(workspace, run.model)), cond,
-                               stage_settings(cond, run.train))
+                               stage_settings(cond, run.stage_train))
         row = per_model.setdefault(run.model, [0, Cost(), Cost()])
         row[0], row[1], row[2] = row[0] + 1, row[1] + cost, row[2] + stage
     if not per_model:

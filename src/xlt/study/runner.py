@@ -74,13 +74,16 @@ class Runner:
                 data = ws.task(entry)
                 own = study.train_for(m, entry)  # study < preset < model < task (xlt.study.config)
                 train = dataclasses.replace(own, precision=precision.resolve(own.precision, device))
+                base = study.stage_train_for(m)
+                base = dataclasses.replace(base, precision=precision.resolve(base.precision, device))
                 for inter in study.intermediate:
                     cond = study.intermediate_setup.get(inter) or condition_from_label(inter)
                     for meth in study.methods:
                         for seed in study.seeds:
                             out.append(RunSpec(study.name, m, weights, entry, data.fingerprint, tuple(data.languages),
                                                data.spec.version, seed, meth, settings_for(meth, study.method_settings),
-                                               inter, cond.stage_seed(seed), train))
+                                               inter, cond.stage_seed(seed), train,
+                                               stage_base=None if base == train else base))
         return expand(out, study.protocols, study.few_shot, ws.task)  # protocols: one run per target language
 
     def plan(self) -> list[PlanRow]:

@@ -35,6 +35,9 @@ class RunSpec:
     intermediate: str  # condition label; a label with settings carries their digest
     stage_seed: int | None  # seed of the intermediate stage (None: no stage)
     train: TrainSettings  # precision resolved (bf16 | fp32)
+    # what an intermediate stage inherits (the study's and the model's `train:`, precision resolved) when it
+    # differs from `train` (a task's or the preset's per-task settings): one stage then serves every task
+    stage_base: TrainSettings | None = None
     protocol: str = "zero-shot"  # transfer protocol label (xlt.study.protocols): few-shot:K, translate-train
     target: str | None = None  # the one target language a non-zero-shot run trains on and is scored on
     protocol_settings: object | None = None  # few-shot:K: the few-shot phase's settings (FewShotSettings)
@@ -48,6 +51,8 @@ class RunSpec:
             "method": self.method, "method_settings": settings, "intermediate": self.intermediate,
             "stage_seed": self.stage_seed, "train": dataclasses.asdict(self.train),
         }
+        if self.stage_base is not None and self.intermediate != "none":  # absent where it equals `train`: old ids stay
+            ident["stage_base"] = dataclasses.asdict(self.stage_base)
         return ident | stage_identity(self.intermediate) | self.protocol_identity()
 
     @cached_property
@@ -57,10 +62,15 @@ class RunSpec:
 
     def stage_key(self) -> tuple | None:
         """Runs with equal keys start from one intermediate checkpoint (None: no intermediate stage).
-        The stage sees the model, the condition, the training settings and its own seed."""
+        The stage sees the model, the condition, the settings it inherits and its own seed."""
         if self.intermediate == "none":
             return None
-        return (self.model, self.intermediate, self.stage_seed, self.train)
+        return (self.model, self.intermediate, self.stage_seed, self.stage_train)
+
+    @property
+    def stage_train(self) -> TrainSettings:
+        """The settings an intermediate stage inherits (the condition's stage settings apply on top)."""
+        return self.stage_base or self.train
 
     def protocol_identity(self) -> dict:
         """The protocol's part of the identity: empty for zero-shot, so zero-shot run ids are those of

@@ -31,7 +31,7 @@ def encoder_for_run(cond: Condition | None, run, ref, tokenizer, cache_dir=None,
     cond = cond or condition_from_label(run.intermediate)
     if cond.kind == "none":
         return registry.load_encoder(ref)
-    return checkpoint.load_encoder(cond, ref, tokenizer, run.train, cond.stage_seed(run.seed), cache_dir,
+    return checkpoint.load_encoder(cond, ref, tokenizer, run.stage_train, cond.stage_seed(run.seed), cache_dir,
                                  runtime or Runtime())
 
 
@@ -42,7 +42,7 @@ def stage_info(cond: Condition | None, run, ref, cache_dir=None) -> dict | None:
     cond = cond or condition_from_label(run.intermediate)
     if cond.kind == "none":
         return None
-    return checkpoint.stage_record(cond, ref, run.train, cond.stage_seed(run.seed), run.seed, cache_dir)
+    return checkpoint.stage_record(cond, ref, run.stage_train, cond.stage_seed(run.seed), run.seed, cache_dir)
 
 
 __all__ = ["Condition", "condition_from_label", "encoder_for_run", "parse_conditions", "stage_info"]

@@ -13,9 +13,9 @@ Controlled comparison by construction: a *stage* setting (steps, lr, batch_size,
 any condition applies to every condition of the study, and two different values are an error; a *data*
 setting (data_dir, features, images, vision_model) applies to every condition of the same task (so
 multimodal:X and multimodal-shuffled:X read the same images). Stage settings not given come from the
-study's `train:` section (steps = train.max_steps, else train.epochs; lr, head_lr, batch_size, max_length,
-freeze_embeddings, ...) or the defaults below: the stage is trained like the target task unless told
-otherwise.
+study's `train:` section and the model's own `train:` (steps = train.max_steps, else train.epochs; lr,
+head_lr, batch_size, grad_accum, weight_decay, max_length, freeze_embeddings, ...) or the defaults below,
+never from a task's own `train:` or a preset's per-task values: one stage serves every task of the study.
 
 Stage seeds (`stage_seed:`, a stage setting): `paired` (default) trains one stage per target seed, with
 the target run's seed, so stage s and target run s form one seed unit and the study's CIs include the
@@ -51,13 +51,13 @@ MULTIMODAL_KINDS = ("multimodal", "multimodal-shuffled")
 
 # stage settings: name -> type, or a tuple of allowed values; None defaults come from `train:`
 STAGE_TYPES: dict = {"steps": int, "epochs": float, "batch_size": int, "lr": float, "head_lr": float,
-                     "warmup_ratio": float, "max_length": int, "dropout": float, "freeze_embeddings": bool,
+                     "warmup_ratio": float, "grad_accum": int, "weight_decay": float, "max_length": int, "dropout": float, "freeze_embeddings": bool,
                      "seed": int, "stage_seed": ("paired", "shared"), "projector_lr": float,
                      "fusion": ("prefix", "late"), "prefix_tokens": int, "image_tokens": ("pooled", "patches")}
 STAGE_DEFAULTS = {"seed": 1, "stage_seed": "paired", "fusion": "prefix", "prefix_tokens": 4,
                   "image_tokens": "pooled"}
 MULTIMODAL_ONLY = {"fusion", "prefix_tokens", "image_tokens", "projector_lr"}
-_POSITIVE = {"epochs", "batch_size", "max_length", "prefix_tokens", "projector_lr"}
+_POSITIVE = {"epochs", "batch_size", "grad_accum", "max_length", "prefix_tokens", "projector_lr"}
 _NOT_IN_LABEL = {"stage_seed"}  # the run id holds the stage seed it resolves to
 STAGE_FORMAT = 2  # 2: the projector trains at projector_lr (default lr), 1: at head_lr
 DATA_KEYS = ("data_dir", "images", "features", "vision_model")
@@ -121,7 +121,7 @@ def stage_settings(cond: Condition, train: TrainSettings) -> TrainSettings:
     `steps` is shorter than an epoch); `max_train_examples` applies to the target task only.
     """
     names = {"steps": "max_steps", **{k: k for k in ("epochs", "batch_size", "lr", "head_lr", "warmup_ratio",
-                                                     "max_length", "dropout", "freeze_embeddings")}}
+                                                     "grad_accum", "weight_decay", "max_length", "dropout", "freeze_embeddings")}}
     changes = {field: cond.setting(k) for k, field in names.items() if cond.setting(k) is not None}
     return dataclasses.replace(train, **changes, max_train_examples=0)
 
