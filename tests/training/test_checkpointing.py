@@ -87,3 +87,20 @@ def test_the_multimodal_stage_model_checkpoints_with_the_same_gradients(tiny_ber
         if undo:
             undo()
     assert grads[0].keys() == grads[1].keys() and all(torch.equal(grads[0][n], grads[1][n]) for n in grads[0])
+
+
+def test_checkpointing_is_runtime_so_run_ids_do_not_change(tiny_bert, tmp_path):
+    from tests.sib_fixture import write_tiny_sib200
+    from xlt.store.db import Store
+    from xlt.study.config import parse_study
+    from xlt.study.runner import Runner
+
+    sib = write_tiny_sib200(tmp_path / "sib", n=8)
+
+    def ids(**runtime):
+        raw = {"name": "gc", "models": [str(tiny_bert)], "seeds": [1, 2], "train": {"precision": "fp32"},
+               "tasks": [{"name": "sib200", "data_dir": str(sib), "languages": "available"}],
+               "runtime": {"device": "cpu", "progress": False, **runtime}}
+        return [r.run_id for r in Runner(parse_study(raw), Store("sqlite://"), progress=False).specs()]
+
+    assert ids(gradient_checkpointing=True) == ids() == ids(gradient_checkpointing=False)
