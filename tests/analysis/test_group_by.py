@@ -19,7 +19,7 @@ def _examples(n=40, seeds=(1, 2)):
     for model in ("mbert", "xlmr"):
         for seed in seeds:
             for lang in LANGS:
-                rows.append({"task": "sib200", "model": model, "method": "finetune", "intermediate": "none",
+                rows.append({"task": "sib200", "model": model, "method": "finetune", "intermediate": "none", "protocol": "zero-shot",
                              "language": lang, "seed": seed, "metric": "accuracy",
                              "scores": (rng.random(n) < 0.6).astype(float)})
     return pd.DataFrame(rows)

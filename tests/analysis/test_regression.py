@@ -87,7 +87,7 @@ def _examples(langs, b_true, rng, n=120):
         for lang in langs + ["eng_Latn", "nah"]:
             d = 0.05 + b_true * (syn.get(lang, 0.3) - 0.3)
             for model, sign in (("xlmr", 0.5), ("mbert", -0.5)):
-                rows.append({"task": "sib200", "model": model, "method": "finetune", "intermediate": "none",
+                rows.append({"task": "sib200", "model": model, "method": "finetune", "intermediate": "none", "protocol": "zero-shot",
                              "language": lang, "seed": seed, "metric": "accuracy",
                              "scores": (rng.random(n) < 0.6 + sign * d).astype(float)})
     return pd.DataFrame(rows)

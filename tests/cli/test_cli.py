@@ -123,8 +123,9 @@ def test_dry_run_prints_the_grid(tmp_path, tiny_bert, capsys, monkeypatch):
     path = _study_file(tmp_path, tiny_bert, data, seeds=(1, 2, 3))
     assert main(["-q", "study", str(path), "seeds=[1,2]", "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
-    counts = "2 runs: 0 done, 0 running, 0 failed, 2 todo"  # then the compute estimate (none measured yet)
-    assert counts in out and out[-1] == "  total: unknown"
+    counts = "2 runs: 0 done, 0 running, 0 failed, 2 todo"  # then the compute estimate (from the model's config)
+    estimate = next(i for i, line in enumerate(out) if line.startswith("estimate (cost model"))
+    assert counts in out and out.index(counts) < estimate and out[-1].startswith("  assumes:")
     assert out[0] == "precision fp32"  # what this machine runs, part of every run id
     grid = out[1:out.index(counts)]
     assert len(grid) == 2
