@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import xlt.study.run as run_mod
 from xlt.errors import ConfigError, XltError
@@ -20,19 +19,12 @@ from xlt.study.runner import Runner
 from xlt.tasks.base import Example, TaggingExample
 from xlt.training import loop
 
-from tests.sib_fixture import LABELS, SOURCE, TARGETS, rows, write_split, write_tiny_sib200
+from tests.sib_fixture import SOURCE, TARGETS, rows, write_split, write_tiny_sib200
+from tests.study.test_runner import RUNTIME, _restore_torch_threads  # noqa: F401 (autouse fixture)
+from tests.study.test_runner import TRAIN as RUNNER_TRAIN
 
 N, N_TARGET = 28, 21  # English rows per split; target train rows (3 per label; a size English has not)
-TRAIN = {"max_steps": 6, "batch_size": 8, "lr": 5e-3, "head_lr": 5e-2, "pooling": "mean", "eval_every": 3,
-         "max_length": 32, "precision": "fp32"}
-RUNTIME = {"progress": False, "device": "cpu", "threads": 1}
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+TRAIN = {**RUNNER_TRAIN, "max_steps": 6, "eval_every": 3}  # the runner tests' settings, half the steps
 
 
 def write_sib(root: Path, train_langs=TARGETS) -> Path:
