@@ -72,7 +72,7 @@ def test_a_worker_redoes_only_its_redo_runs_and_each_once():
 
     store = Store("sqlite://")
     info = {"study": "s", "model": "m", "task": "t", "method": "finetune", "intermediate": "none", "seed": 1}
-    result = SimpleNamespace(rows=[], per_example=[], info={}, preds=[])
+    result = SimpleNamespace(rows=[], per_example=[], info={}, preds=[], curve=[])
     first = Worker(store)
     for rid in ("stale", "current"):
         assert first.claim(rid, info) and first.finish(rid, result)

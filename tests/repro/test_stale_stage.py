@@ -21,10 +21,10 @@ def test_rerun_stale_retrains_the_intermediate_stage(tiny_bert, tmp_path, monkey
     real = stage.train_stage
     monkeypatch.setattr(stage, "train_stage", lambda *a, **k: calls.append(a[0].label) or real(*a, **k))
     data = write_tiny_sib200(tmp_path / "sib", n=14)
-    path = write_study(tmp_path, [tiny_bert], data, name="stale-stage", intermediate=["text:digits-nli"],
+    path = write_study(tmp_path, [tiny_bert], data, name="stale-stage", intermediate=[{"condition": "text:digits-nli", "stage_seed": "shared"}],
                        cache_dir=str(tmp_path / "cache"))
     assert main(["-q", "study", str(path)]) == 0
-    assert calls == ["text:digits-nli"]  # one stage for both seeds
+    assert calls == ["text:digits-nli"]  # one (shared) stage for both seeds
     root = checkpoint.cache_root(tmp_path / "cache")
     (first,) = root.iterdir()
     assert json.loads((first / "meta.json").read_text())["key"]["libraries"]["torch"] == torch.__version__

@@ -42,10 +42,10 @@ def test_checkpointing_gives_bit_identical_losses_and_weights_with_dropout_on(ti
     non-reentrant checkpoint restores the RNG state, so losses and weights match exactly."""
     plain, plain_model = _train(tiny_bert, False, freeze_embeddings=freeze)
     ckpt, ckpt_model = _train(tiny_bert, True, freeze_embeddings=freeze)
-    assert [h["loss"] for h in ckpt.history] == [h["loss"] for h in plain.history]
+    assert [h["train_loss"] for h in ckpt.history] == [h["train_loss"] for h in plain.history]
     a, b = plain_model.state_dict(), ckpt_model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert plain.history[0]["loss"] != plain.history[-1]["loss"]  # it did train
+    assert plain.history[0]["train_loss"] != plain.history[-1]["train_loss"]  # it did train
 
 
 def test_checkpointing_recomputes_in_training_and_is_off_afterwards(tiny_bert):

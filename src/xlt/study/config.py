@@ -407,6 +407,9 @@ def to_dict(cfg: StudyConfig) -> dict:
             del t["train"]
         elif "train" in t:
             t["train"] = dict(t["train"])
+        if t.get("type") is None:  # a registered task: no declaration keys (they would make it one)
+            for key in DECLARATION_KEYS:
+                t.pop(key, None)
     for key in ("preset", "model_train"):
         if not d[key]:
             del d[key]
