@@ -6,7 +6,6 @@ import platform
 import subprocess
 
 import numpy
-import pytest
 import torch
 import transformers
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from xlt.store.db import Store, example_scores, runs, scores
+from xlt.store.db import Store, example_scores, scores
 
 
 def _info(study="s", task="sib200", seed=1, model="m") -> dict:

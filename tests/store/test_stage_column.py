@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import Column, MetaData, Table, create_engine, inspect
 
 from tests.store.test_db import _info, _per_example, _rows
-from xlt.errors import XltError
 from xlt.store.db import Store, runs
 
 RECORD = {"checkpoint": "abc", "seed": 2, "run_seed": 2, "seed_policy": "paired", "lr": 1e-4, "head_lr": 3e-3,

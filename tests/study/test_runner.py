@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 import xlt.study.run as runner_mod
 from xlt.errors import ConfigError, DataError, XltError
-from xlt.store.db import Store, example_scores, runs, scores
+from xlt.store.db import Store, example_scores, scores
 from xlt.study.config import parse_study
 from xlt.study.data import TaskData
 from xlt.study.runner import Runner
@@ -22,7 +22,7 @@ from xlt.tasks import base as task_base
 from xlt.tasks.sib200 import Sib200
 from xlt.training import loop
 
-from tests.sib_fixture import HEADER, SOURCE, TARGETS, rows, write_split, write_tiny_sib200
+from tests.sib_fixture import SOURCE, TARGETS, rows, write_split, write_tiny_sib200
 
 N = 28  # rows per split and language
 LANGS = [SOURCE, *TARGETS]  # eng_Latn, fra_Latn, rus_Cyrl (alphabetical, as `available` lists them)

@@ -4,7 +4,6 @@ has a registry row; a release's own file code gets a hint naming the task's code
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

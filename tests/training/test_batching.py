@@ -6,7 +6,7 @@ import torch
 
 from xlt.training.batching import IGNORE, Encoded, Ragged, collate, eval_batches
 from xlt.training.loop import forward_rows
-from xlt.training.settings import Runtime, TrainSettings
+from xlt.training.settings import Runtime
 
 
 def old_collate(data: Encoded, idx, pad_id: int) -> dict:

@@ -14,7 +14,7 @@ from xlt.methods.intermediate.data import MULTIMODAL_TASKS
 from xlt.study.config import load_study, parse_study
 from xlt.tasks import get_task
 from xlt.tasks.digits import WORDS, digits, pairs
-from xlt.training.settings import Runtime, TrainSettings
+from xlt.training.settings import TrainSettings
 
 FOUR = ["none", "text:digits-nli", "multimodal:digits-ve", "multimodal-shuffled:digits-ve"]
 

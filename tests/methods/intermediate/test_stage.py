@@ -23,7 +23,7 @@ from xlt.models import registry
 from xlt.store.db import Store, runs, scores
 from xlt.study.config import parse_study
 from xlt.study.runner import Runner
-from xlt.training.settings import Runtime, TrainSettings
+from xlt.training.settings import TrainSettings
 
 # a few steps of 8 pairs: enough to move every weight; dev checked once, at the end
 TRAIN = TrainSettings(max_steps=4, batch_size=8, lr=5e-3, head_lr=5e-2, max_length=32, pooling="mean")
