@@ -53,7 +53,9 @@ def test_ls_tasks(capsys):
     header, rule, *rows = out.splitlines()
     assert header.split()[:2] == ["task", "type"]
     sib = next(r for r in rows if r.split()[0] == "sib200")
-    assert "classification" in sib and " 205 " in sib and "accuracy" in sib
+    assert "classification" in sib and " 205/205 " in sib and "accuracy" in sib
+    tatoeba = next(r for r in rows if r.split()[0] == "tatoeba")
+    assert " 41/112 " in tatoeba  # XTREME-R's set by default, every LASER language when named
 
 
 def test_ls_models(capsys):

@@ -16,9 +16,11 @@ def list_registry(what: str) -> str:
     from xlt.tasks import all_specs
 
     if what == "tasks":
-        rows = [[s.name, s.type.value, s.category or "-", str(len(s.languages)), s.main_metric, s.version,
-                 s.train_source or "-"] for s in all_specs()]
-        return _table(["task", "type", "xtreme-r category", "langs", "metric", "version", "english train"], rows)
+        # languages: `all` (the default set) / every released one a study may name
+        rows = [[s.name, s.type.value, s.category or "-", f"{len(s.languages)}/{len(s.accepted_languages)}",
+                 s.main_metric, s.version, s.train_source or "-"] for s in all_specs()]
+        return _table(["task", "type", "xtreme-r category", "langs all/released", "metric", "version",
+                       "english train"], rows)
     if what == "models":
         rows = [[m["name"], m["source"], m["pooling"], m["description"]] for m in describe()]
         return _table(["preset", "source", "pooling", "description"], rows)
