@@ -107,3 +107,14 @@ def me5_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("xlt-cache")
     ensure_converted(cache)
     return cache
+
+
+@pytest.fixture
+def one_thread():
+    """torch at one thread for the test (tiny tensors: OpenMP spin-waits crawl on a busy 2-core machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -26,12 +26,7 @@ from xlt.training.kinds import kind_for
 ABLATIONS = ["epar-no-push", "epar-no-pull", "epar-no-robust", "epar-random-push"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors; a busy 2-core machine crawls with OpenMP spin-waits
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- terms on tiny tensors ----------------------------------------------------------------------

@@ -29,12 +29,7 @@ TRAIN = {"max_steps": 4, "batch_size": 8, "lr": 5e-3, "head_lr": 5e-2, "pooling"
 RUNTIME = {"device": "cpu", "progress": False, "threads": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors; a busy 2-core machine crawls with OpenMP spin-waits
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(tiny_bert, labels=3):

@@ -26,12 +26,7 @@ from xlt.training.settings import Runtime, TrainSettings
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_loop_records_mean_loss_lr_epoch_and_dev_per_point(tiny_bert):

@@ -30,12 +30,7 @@ TRAIN = TrainSettings(max_steps=4, batch_size=8, lr=5e-3, head_lr=5e-2, max_leng
 RUNTIME = {"device": "cpu", "progress": False, "threads": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors; OpenMP spin-waits crawl on a busy 2-core machine
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
