@@ -245,10 +245,6 @@ def _study(args) -> int:
         plan = runner.plan()
         runner.stale(plan)  # warns when finished runs were computed under other library versions
         print(describe(plan, runner.store, line, runner.workspace))
-        from xlt.study.launch import saved_models_line
-
-        if size := saved_models_line(plan, runner.workspace):
-            print(size)
         return 0
     store = runner.store = Store(db)
     rerun_stale = getattr(args, "rerun_stale", False)

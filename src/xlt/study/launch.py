@@ -218,6 +218,7 @@ def describe(plan: list[PlanRow], store: Store, precision: str = "", workspace=N
     lines += _estimate(left, store.timings())
     if workspace is not None:
         lines += estimate(left, _measured(plan, store), workspace)
+        lines += [size] if (size := saved_models_line(plan, workspace)) else []
     return "\n".join(lines)
 
 
