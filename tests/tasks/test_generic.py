@@ -251,6 +251,22 @@ def test_declaration_errors_name_the_study_line(tmp_path, change, message):
     assert str(err.value).startswith(f"{study}:") and message in str(err.value)
 
 
+def test_one_declaration_per_task_name(tmp_path):
+    import yaml
+
+    from xlt.study.config import load_study
+
+    first = {**SENT, "source": {"files": "d/{lang}/{split}.tsv"}, "languages": ["de"]}
+    study = tmp_path / "s.yaml"
+    same = {**first, "languages": ["fr"]}  # the same declaration on other languages: fine
+    study.write_text(yaml.safe_dump({"name": "s", "models": ["m"], "tasks": [first, same]}), encoding="utf-8")
+    assert [t.languages for t in load_study(study).tasks] == [("de",), ("fr",)]
+    other = {**first, "fields": {"text": "title", "label": "stars"}}
+    study.write_text(yaml.safe_dump({"name": "s", "models": ["m"], "tasks": [first, other]}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{study}:\d+: task '{SENT['name']}' is declared twice"):
+        load_study(study)
+
+
 # -- identity and registry -------------------------------------------------------------------------------
 def test_run_identity_follows_the_declaration_not_the_folder(tmp_path, tiny_bert):
     from xlt.study.runner import Runner

@@ -188,6 +188,7 @@ def parse_study(raw: Any, path: str = "<study>", text: str = "", overrides: dict
     runtime = _section(raw, "runtime", _RUNTIME, where)
     tasks = [_task_entry(t, where("tasks")) for t in _as_list(raw["tasks"], "tasks", where("tasks"))]
     tasks = _entries_train(tasks, raw["tasks"], where)
+    _check_declarations(tasks, where("tasks"))
     models, model_train = _models(_as_list(raw["models"], "models", where("models")), where)
     seeds = _as_list(raw.get("seeds", [1]), "seeds", where("seeds"))
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
@@ -278,6 +279,17 @@ def _entry_train(item, where) -> tuple:
     if not isinstance(item, dict) or item.get("train") is None:
         return ()
     return tuple(sorted(_section(item, "train", _TRAIN, where).items()))
+
+
+def _check_declarations(tasks: list[TaskEntry], where: str) -> None:
+    """One declaration per declared task name: the registry (and every stored run) knows a name by it."""
+    seen: dict[str, tuple] = {}
+    for t in tasks:
+        if t.type is not None:
+            decl = (t.type, t.source, t.fields, t.source_language)
+            if seen.setdefault(t.name, decl) != decl:
+                raise ConfigError(f"{where}: task {t.name!r} is declared twice with different type, source, fields "
+                                  "or source_language (give each declaration its own name)")
 
 
 def _entries_train(tasks: list[TaskEntry], raw_tasks, where: _Where) -> list[TaskEntry]:
