@@ -153,8 +153,6 @@ def _claim_worker(url: str, idx: int, barrier, results) -> None:
     def execute(run, rid: str, w: Worker) -> bool:
         if not w.claim(rid, _info(seed=int(rid[3:]))):
             return False
-        if idx == CRASHER and len(finished) == CRASH_AFTER:
-            os._exit(9)  # dies holding the claim, no clean-up (as under kill -9)
         with w.holding(rid):
             time.sleep(random.uniform(0.0, 0.02))
             store.finish_run(rid, _rows(int(rid[3:]) / 100), _per_example(), {"dev_score": 0.1})
@@ -162,6 +160,12 @@ def _claim_worker(url: str, idx: int, barrier, results) -> None:
         results.put((idx, rid))
         return True
 
+    if idx == CRASHER:  # finishes CRASH_AFTER runs and claims one more before the others start, so the
+        for run, rid, _ in plan[:CRASH_AFTER]:  # crash happens however the machine schedules the workers
+            execute(run, rid, worker)
+        assert worker.claim(plan[CRASH_AFTER][1], _info(seed=CRASH_AFTER))
+        barrier.wait()
+        os._exit(9)  # dies holding the claim, no clean-up (as under kill -9)
     barrier.wait()
     worker.work(plan, execute)
     results.put((idx, None))
