@@ -445,3 +445,20 @@ def build_tiny_xlmr(
 
     _save(hf_tok, model, dest)
     return dest
+
+
+def tiny_classifier_and_rows(path, n: int):
+    """A mean-pooled 3-class classifier on the tiny encoder at `path` (head seeded with 0) and `n` rows of
+    3-8 random token ids with random labels: what loop-level tests train on."""
+    import numpy as np
+    import torch
+    from transformers import AutoModel
+
+    from xlt.models.heads import SequenceClassifier
+    from xlt.training.batching import Encoded
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(AutoModel.from_pretrained(path), 3, "mean")
+    rng = np.random.default_rng(0)
+    rows = Encoded([rng.integers(5, 90, rng.integers(3, 9)).tolist() for _ in range(n)], None, rng.integers(0, 3, n))
+    return model, rows

@@ -11,16 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from transformers import AutoModel
 
 from tests.sib_fixture import write_tiny_sib200
 from tests.study.test_runner import make_study
-from xlt.models.heads import SequenceClassifier
+from tests.tiny_models import tiny_classifier_and_rows
 from xlt.store.db import CURVE_COLUMNS, Store
 from xlt.study.claims import Worker
 from xlt.study.runner import Runner
 from xlt.training import loop
-from xlt.training.batching import Encoded
 from xlt.training.settings import Runtime, TrainSettings
 
 CPU = torch.device("cpu")
@@ -32,10 +30,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def test_the_loop_records_mean_loss_lr_epoch_and_dev_per_point(tiny_bert):
     """16 rows, batch 4, grad_accum 2: 2 optimizer steps per epoch. The loss of the i-th forward pass is
     i, so step k's mean loss is 2k - 0.5 and a point every 2 steps (eval_every 20 // 10) averages two."""
-    torch.manual_seed(0)
-    model = SequenceClassifier(AutoModel.from_pretrained(tiny_bert), 3, "mean")
-    rng = np.random.default_rng(0)
-    data = Encoded([rng.integers(5, 90, rng.integers(3, 9)).tolist() for _ in range(16)], None, rng.integers(0, 3, 16))
+    model, data = tiny_classifier_and_rows(tiny_bert, 16)
     calls = []
 
     def loss_fn(m, b):

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoModel, get_linear_schedule_with_warmup
 
 from xlt.errors import ConfigError
+from tests.tiny_models import tiny_classifier_and_rows
 from xlt.models.heads import SequenceClassifier
 from xlt.training import loop, precision
 from xlt.training.batching import Encoded
@@ -231,10 +232,7 @@ def test_a_disabled_scaler_is_the_plain_clip_and_step():
 def _tiny_training(tiny_bert, monkeypatch, scale, loss_override=None):
     """Three fp32 steps of the loop with `scale` as its loss scaler; the weights after each step."""
     monkeypatch.setattr(precision, "scaler", lambda device, resolved: scale)
-    torch.manual_seed(0)
-    model = SequenceClassifier(AutoModel.from_pretrained(tiny_bert), 3, "mean")
-    rng = np.random.default_rng(0)
-    data = Encoded([rng.integers(5, 90, rng.integers(3, 9)).tolist() for _ in range(12)], None, rng.integers(0, 3, 12))
+    model, data = tiny_classifier_and_rows(tiny_bert, 12)
     calls = []
 
     def loss(m, b):
