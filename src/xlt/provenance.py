@@ -58,12 +58,18 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+def libraries() -> dict:
+    """The installed versions of the libraries that decide numbers (and xlt's own)."""
+    libs = {name: _version(name) for name in LIBRARIES}
+    libs["xlt"] = source()["version"]  # a source tree without install still has a version
+    return libs
+
+
 def provenance(device) -> dict:
     """Everything about the environment that a reviewer needs to judge (or redo) a run on `device`."""
     import torch
 
-    libs = {name: _version(name) for name in LIBRARIES}
-    libs["xlt"] = source()["version"]  # a source tree without install still has a version
+    libs = libraries()
     dev = torch.device(device)
     gpu = None
     if dev.type == "cuda" and torch.cuda.is_available():

@@ -82,9 +82,9 @@ def checkpoint_dir(cond: Condition, ref, train: TrainSettings, seed: int, cache_
 def library_versions() -> dict:
     """The versions `--rerun-stale` compares (`xlt.provenance.STALE_KEYS`): a stage trained under other
     versions is another checkpoint, so runs recomputed after an upgrade recompute their stage too."""
-    from xlt.provenance import STALE_KEYS, provenance
+    from xlt.provenance import STALE_KEYS, libraries
 
-    return {k: v for k, v in provenance("cpu")["libraries"].items() if k in STALE_KEYS}
+    return {k: v for k, v in libraries().items() if k in STALE_KEYS}
 
 
 def load_encoder(cond: Condition, ref, tokenizer, train: TrainSettings, seed: int,
