@@ -368,13 +368,18 @@ def _families(args) -> int:
     return 0
 
 
+def _file_stem(study: str) -> str:
+    """A study name as a file or folder name (one path component)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in study)
+
+
 def next_commands(study: str, db: str) -> str:
     """What to run next on the study just run (the --db argument only when it is not the default)."""
     import shlex
 
     name = shlex.quote(study)
     at = "" if db == DEFAULT_DB else f" --db {shlex.quote(db)}"
-    folder = "".join(c if c.isalnum() or c in "-_." else "_" for c in study)
+    folder = _file_stem(study)
     return "\n".join(["next:", f"  xlt families --study {name}{at}",
                       f"  xlt report --study {name}{at} -o {shlex.quote(folder + '-report')}",
                       f"  xlt bundle --study {name}{at} -o {shlex.quote(folder + '.tar.gz')}"])
@@ -385,7 +390,7 @@ def _bundle(args) -> int:
 
     from xlt.repro.bundle import write_bundle
 
-    out = Path(args.output or "".join(c if c.isalnum() or c in "-_." else "_" for c in args.study) + ".tar.gz")
+    out = Path(args.output or _file_stem(args.study) + ".tar.gz")
     _writable(out, folder=False)
     info = write_bundle(_open_store(args.db), args.study, out, progress=not args.quiet)
     left = f"; {info['left_out']} unfinished or superseded run(s) left out" if info["left_out"] else ""
