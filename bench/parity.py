@@ -76,10 +76,10 @@ def measure(out: Path, which: list[str], data: Path, overrides: list[str]) -> No
 
 def matrices(db: Path, study: str, metric: str) -> dict[str, np.ndarray]:
     """language -> seeds x examples scores (seeds in ascending order)."""
-    from xlt.analysis.families import load_examples
+    from xlt.analysis.families import examples_for
     from xlt.store.db import Store
 
-    df = load_examples(Store(str(db)), study, metric=metric).sort_values("seed")
+    df = examples_for(Store(str(db)).example_frame(study, metric=metric), metric).sort_values("seed")
     return {lang: np.stack(list(g["scores"])) for lang, g in df.groupby("language")}
 
 

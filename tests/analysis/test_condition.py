@@ -25,6 +25,12 @@ def test_conditions_of_a_frame_are_sorted_and_distinct():
     assert conditions_of(frame) == sorted(CONDS) and all(isinstance(c, Condition) for c in conditions_of(frame))
 
 
+def test_zero_shot_comes_first_then_few_shot_by_k_then_translate_train():
+    protos = ["translate-train", "few-shot:100", "zero-shot", "few-shot:10"]
+    frame = pd.DataFrame([Condition("m1", "finetune", "none", p)._asdict() for p in protos])
+    assert [c.protocol for c in conditions_of(frame)] == ["zero-shot", "few-shot:10", "few-shot:100", "translate-train"]
+
+
 def test_resolve_names_one_condition_or_says_why_not():
     assert resolve({"model": "m2", "method": "epar"}, CONDS, "t") == CONDS[3]
     assert resolve({"model": "m3"}, CONDS, "t") is None

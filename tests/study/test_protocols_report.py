@@ -42,8 +42,8 @@ def scores(tmp_path) -> pd.DataFrame:
 
 def test_the_protocol_is_part_of_the_condition_and_its_label(scores):
     conds = conditions_of(scores)
-    assert [c.label for c in conds] == ["m / finetune / none / few-shot:10", "m / finetune / none / few-shot:100",
-                                        "m / finetune / none / translate-train", "m / finetune / none"]
+    assert [c.label for c in conds] == ["m / finetune / none", "m / finetune / none / few-shot:10",
+                                        "m / finetune / none / few-shot:100", "m / finetune / none / translate-train"]
     assert Condition("m", "finetune", "none") == ("m", "finetune", "none", "zero-shot")
     assert parse_condition("m/finetune/none/few-shot:100", conds)["protocol"] == "few-shot:100"
     assert parse_condition("m / finetune / none", conds)["protocol"] == "zero-shot"

@@ -32,9 +32,20 @@ class Condition(NamedTuple):
         return all(spec.get(f) in (None, v) for f, v in zip(FIELDS, self))
 
 
+def protocol_key(protocol: str) -> tuple:
+    """Sort key of a transfer protocol: zero-shot, few-shot:K by K, then the others (translate-train) by name."""
+    if protocol == ZERO_SHOT:
+        return (0, 0, protocol)
+    if protocol.startswith("few-shot:"):
+        return (1, int(protocol.split(":", 1)[1]), protocol)
+    return (2, 0, protocol)
+
+
 def conditions_of(frame) -> list[Condition]:
-    """The distinct conditions of a frame with model / method / intermediate columns, sorted."""
-    return sorted({Condition(*c) for c in frame[list(FIELDS)].itertuples(index=False)})
+    """The distinct conditions of a frame with model / method / intermediate columns, sorted (protocols in
+    protocol_key order: zero-shot first)."""
+    found = {Condition(*c) for c in frame[list(FIELDS)].itertuples(index=False)}
+    return sorted(found, key=lambda c: (*c[:3], protocol_key(c.protocol)))
 
 
 def check_spec(spec: dict) -> None:

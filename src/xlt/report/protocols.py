@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from xlt.analysis.condition import ZERO_SHOT, Condition
+from xlt.analysis.condition import ZERO_SHOT, Condition, protocol_key
 from xlt.analysis.families import language_families
 from xlt.analysis.results import source_language
 from xlt.analysis.units import SCALE, UNIT, points
@@ -33,13 +33,7 @@ PROTOCOLS_NOTE = (
 
 def protocol_order(protocols) -> list[str]:
     """zero-shot, few-shot:K by K, then the others (translate-train) by name."""
-    def key(p: str):
-        if p == ZERO_SHOT:
-            return (0, 0, p)
-        if p.startswith("few-shot:"):
-            return (1, int(p.split(":", 1)[1]), p)
-        return (2, 0, p)
-    return sorted(set(protocols), key=key)
+    return sorted(set(protocols), key=protocol_key)
 
 
 def score_vs_k(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
