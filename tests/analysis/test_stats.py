@@ -163,3 +163,56 @@ def test_paired_difference_checks_its_inputs():
         stats.paired_difference({"x": a}, {"y": b})
     same = stats.paired_difference(np.ones((2, 10)), np.ones((2, 10)), n_boot=50, n_perm=50, rng=0)
     assert same.diff == 0 and same.p_value == 1 and np.isnan(same.cohens_d)
+
+
+# -- corpus-level ratios (token accuracy, chunk F1) stored as per-sentence counts ---------------------
+
+def _sentences(rng, n, p):
+    """n sentences of 2-40 tokens, each token right with a sentence-level probability around p."""
+    tokens = rng.integers(2, 41, n)
+    q = np.clip(p + rng.normal(0, 0.15, n), 0, 1)  # sentences differ in difficulty: tokens are not independent
+    return rng.binomial(tokens, q), tokens
+
+
+def test_linearised_scores_average_to_the_corpus_ratio():
+    rng = np.random.default_rng(0)
+    correct, tokens = _sentences(rng, 300, 0.7)
+    y = stats.linearised(correct, tokens)
+    assert y.shape == (300,) and y.mean() == pytest.approx(correct.sum() / tokens.sum(), abs=1e-12)
+    assert stats.linearised([0, 0], [0, 0]).tolist() == [0.0, 0.0]  # an empty corpus scores 0, as seqeval
+
+
+def test_ratio_interval_resamples_sentences_and_covers_the_corpus_ratio():
+    """95 % intervals of a token accuracy over 200 sentences (one seed): coverage of the population ratio over 400
+    simulated test sets is nominal, and the interval is as wide as the sentence-level bootstrap of the ratio
+    itself (resampling tokens as if independent would be narrower)."""
+    rng = np.random.default_rng(1)
+    pop_c, pop_t = _sentences(rng, 200_000, 0.7)
+    truth = pop_c.sum() / pop_t.sum()
+    hits, widths, direct = 0, [], []
+    for _ in range(400):
+        idx = rng.integers(0, len(pop_t), 200)
+        c, t = pop_c[idx], pop_t[idx]
+        ci = stats.bootstrap_mean_ci(stats.linearised(c, t), n_boot=1000, rng=rng)
+        hits += ci.low <= truth <= ci.high
+        widths.append(ci.high - ci.low)
+        if len(direct) < 20:
+            draws = rng.integers(0, 200, (1000, 200))
+            ratio = c[draws].sum(1) / t[draws].sum(1)
+            direct.append(np.subtract(*np.percentile(ratio, [97.5, 2.5])))
+    assert 0.92 <= hits / 400 <= 0.98
+    assert np.mean(widths[:20]) == pytest.approx(np.mean(direct), rel=0.1)
+
+
+def test_per_sentence_counts_become_one_score_per_sentence_for_the_analysis():
+    from xlt.analysis.families import per_example_scores
+    from xlt.metrics import seqeval_f1
+
+    refs = [["B-PER", "I-PER", "O"], ["B-LOC", "O"], ["O", "B-ORG"]]
+    preds = [["B-PER", "I-PER", "O"], ["B-PER", "O"], ["O", "O"]]
+    r = seqeval_f1(refs, preds)
+    y = per_example_scores("f1", r.stats.tolist())
+    assert len(y) == 3 and y.mean() == pytest.approx(r.f1)
+    assert per_example_scores("accuracy", [[2, 3], [1, 4]]).mean() == pytest.approx(3 / 7)  # udpos token accuracy
+    assert per_example_scores("accuracy", [1, 0, 1]).tolist() == [1.0, 0.0, 1.0]  # classification: as stored
+    assert per_example_scores("macro_f1", [[0, 1], [1, 1]]) is None  # label pairs are not a ratio

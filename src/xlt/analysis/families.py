@@ -32,17 +32,34 @@ from xlt.analysis.condition import FIELDS, Condition, conditions_of, resolve
 from xlt.analysis.results import source_language
 from xlt.analysis.units import UNIT, in_points
 from xlt.errors import XltError
+from xlt.metrics.registry import ratio_parts
 
 DISTANCES = ("syntactic", "phonological", "inventory", "genetic", "geographic")
 MIN_MIXED_LANGUAGES = 10  # fewer groups than this: the language variance is not estimable
 
 
+def per_example_scores(metric: str, values) -> np.ndarray | None:
+    """One score per test example: stored scores as they are, per-sentence counts of a corpus-level ratio (token
+    accuracy, chunk F1) linearised (stats.linearised: their mean is the corpus score); None for statistics that are
+    neither (macro F1's label pairs)."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim == 1:
+        return v
+    parts = ratio_parts(metric, v)
+    return None if parts is None else stats.linearised(*parts)
+
+
 def examples_for(examples: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The rows of one per-example metric, `scores` as float arrays; XltError when there are none."""
+    """The rows of one per-example metric, `scores` as one float per example (per_example_scores); XltError when
+    there are none or they are not per-example scores."""
     df = examples[examples["metric"] == metric]
     if df.empty:
         raise XltError(f"no finished runs with per-example {metric} scores")
-    return df.assign(scores=[np.asarray(v, dtype=float) for v in df["scores"]])
+    scores = [per_example_scores(metric, v) for v in df["scores"]]
+    if any(s is None for s in scores):
+        raise XltError(f"per-example {metric} values are neither one score per example nor per-sentence counts of a "
+                       "ratio; the bootstrap cannot use them")
+    return df.assign(scores=scores)
 
 
 def _registry():

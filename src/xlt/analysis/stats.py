@@ -111,6 +111,19 @@ def as_matrix(scores) -> np.ndarray:
     return y
 
 
+def linearised(numerator, denominator) -> np.ndarray:
+    """Per-example scores of a corpus-level ratio R = sum(num) / sum(den) (token accuracy, chunk F1), so that a
+    ratio fits the weighted-mean statistics here: y_i = R + (num_i - R den_i) / mean(den), the delta-method
+    linearisation (Taylor residuals). mean(y) = R exactly, and resampling y resamples whole sentences with the
+    ratio's first-order variance (a sentence's tokens stay together). R = 0 where sum(den) = 0 (seqeval's rule)."""
+    num, den = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    total = den.sum()
+    if total <= 0:
+        return np.zeros_like(num)
+    r = num.sum() / total
+    return r + (num - r * den) / den.mean()
+
+
 def _rng(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 

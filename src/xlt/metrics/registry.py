@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from xlt.errors import XltError
 from xlt.metrics.classification import accuracy, macro_f1
 from xlt.metrics.qa import qa_em_f1
@@ -89,6 +91,27 @@ _ALL = [
     Metric("retrieval_accuracy", "scores", _retrieval_accuracy, lambda r: r.value, lambda r: r.per_query.tolist()),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
+
+# Corpus-level metrics stored as per-sentence counts: their value is a ratio of sums, (sum of numerators) /
+# (sum of denominators), as {name as a task reports it: (columns per sentence, (numerator, denominator))}.
+# "accuracy" with two columns is udpos's token accuracy (classification accuracy is one 0/1 per example).
+_RATIO_PARTS = {
+    "f1": (3, lambda s: (2 * s[:, 0], s[:, 1] + s[:, 2])),  # 2PR / (P + R) = 2 tp / (n_pred + n_gold)
+    "precision": (3, lambda s: (s[:, 0], s[:, 1])),
+    "recall": (3, lambda s: (s[:, 0], s[:, 2])),
+    "token_accuracy": (2, lambda s: (s[:, 0], s[:, 1])),
+    "accuracy": (2, lambda s: (s[:, 0], s[:, 1])),
+}
+
+
+def ratio_parts(metric: str, stats) -> tuple[np.ndarray, np.ndarray] | None:
+    """(numerator, denominator) per sentence of a corpus-level ratio metric stored as counts; None when `stats`
+    are not such counts (one score per example, or pairs that are not a ratio such as macro F1's)."""
+    s = np.asarray(stats, dtype=float)
+    spec = _RATIO_PARTS.get(metric)
+    if spec is None or s.ndim != 2 or s.shape[1] != spec[0]:
+        return None
+    return spec[1](s)
 
 
 def resolve_metrics(task: str, names: Sequence[str], main_metric: str, inputs: str,
