@@ -60,6 +60,15 @@ def test_paired_comparison_by_word_order_and_its_coverage_note():
     assert "2 seed(s)" in note and f"Holm over the {len(table)} rows" in note and "not resampled" in note
 
 
+def test_all_pools_every_target_language_into_one_group():
+    table = families.paired_comparison(_examples(), {"model": "xlmr"}, {"model": "mbert"}, n_boot=100, group_by="all")
+    [row] = table.to_dict("records")
+    assert row["family"] == "all targets" and row["n_languages"] == len(LANGS) - 1  # the source is not a target
+    per_language = families.paired_comparison(_examples(), {"model": "xlmr"}, {"model": "mbert"}, n_boot=100,
+                                              level="language")
+    assert row["diff"] == pytest.approx(per_language["diff"].mean())  # the unweighted mean over the languages
+
+
 def test_unknown_grouping_is_one_line_listing_the_valid_ones():
     with pytest.raises(XltError) as e:
         families.family_table(_examples(), n_boot=100, group_by="continent")

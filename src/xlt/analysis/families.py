@@ -70,12 +70,15 @@ def _registry():
     return languages
 
 
+ALL = "all"  # the grouping of every target language into one group
 JOSHI_NAMES = {0: "Left-Behinds", 1: "Scraping-Bys", 2: "Hopefuls", 3: "Rising Stars", 4: "Underdogs", 5: "Winners"}
 
 
 def grouping(by: str) -> str:
     """The registry column a grouping name means ("word-order" -> "word_order"); XltError (one line listing the
-    valid names) for an unknown one."""
+    valid names) for an unknown one. "all" is one group of every target language (the pooled effect)."""
+    if by == ALL:
+        return ALL
     registry = _registry()
     if registry is None or not hasattr(registry, "group_column"):
         if by != "family":
@@ -94,8 +97,11 @@ def _group_value(registry, code: str, col: str) -> str:
 
 def language_groups(codes, by: str = "family") -> dict[str, str]:
     """code -> its group under registry column `by` (family, genus, word-order, adposition, script, resource or
-    any registry column); codes the registry cannot resolve, or without a value, -> "unknown" (warns once)."""
+    any registry column; "all": one group); codes the registry cannot resolve, or without a value, -> "unknown"
+    (warns once)."""
     registry, col, out, unknown, empty = _registry(), grouping(by), {}, [], []
+    if col == ALL:
+        return {code: "all targets" for code in codes}
     for code in codes:
         try:
             value = _group_value(registry, code, col)

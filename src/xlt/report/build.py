@@ -25,7 +25,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from xlt.analysis.condition import Condition, conditions_of, default_pairs, parse_condition, resolve
-from xlt.analysis.families import examples_for, family_table, per_example_scores, gap_regression, grouping, paired_comparison
+from xlt.analysis.families import (examples_for, family_table, gap_regression, grouping, paired_comparison,
+                                   per_example_scores)
 from xlt.analysis.results import TaskTable, build_tables, source_language
 from xlt.errors import XltError
 from xlt.report.regression import add_typology

@@ -41,12 +41,17 @@ def _interaction_table(r: dict) -> Table:
                  ["term", f"coefficient ({UNIT})", "95 % CI"], rows)
 
 
+def group_heading(col: str) -> Heading:
+    """The heading of a grouping's section: "By language family", "All target languages", "By word_order"."""
+    return Heading(3, {"family": "By language family", "all": "All target languages"}.get(col, f"By {col}"))
+
+
 def typology_blocks(ta, bounds: Bounds, family_tables, comparison_table) -> list[Block]:
     """Blocks of `add_typology`'s results, rendered with sections' own table builders (passed in: sections
     imports this module)."""
     out: list[Block] = []
     for by, table, comps in ta.groupings:
-        out.append(Heading(3, f"By {table['group_by'].iloc[0] if len(table) else by}"))
+        out.append(group_heading(table["group_by"].iloc[0] if len(table) else by))
         if len(table):
             out += family_tables(ta, bounds, table)
         out += [comparison_table(ta, a, b, c, bounds) for a, b, c in comps if len(c)]

@@ -15,7 +15,7 @@ from xlt.analysis.units import SCALE, UNIT, mean_std_text, points
 from xlt.report import plots
 from xlt.report.document import Block, Bounds, Figure, Heading, Para, Table, pvalue
 from xlt.report.protocols import protocol_blocks
-from xlt.report.regression import typology_blocks
+from xlt.report.regression import group_heading, typology_blocks
 from xlt.report.settings import settings_blocks
 from xlt.report.stage import stage_blocks, stage_notes
 from xlt.report.summary import summary_blocks
@@ -128,7 +128,7 @@ def task_blocks(ta, bounds: Bounds) -> list[Block]:
                       "when evaluated) and condition (columns).", plots.heatmap(shown, names, families)))
     if ta.families is not None and len(ta.families):
         group = ta.families["group_by"].iloc[0] if "group_by" in ta.families else "family"
-        out += [Heading(3, "By language family" if group == "family" else f"By {group}")] + _family_tables(ta, bounds)
+        out += [group_heading(group)] + _family_tables(ta, bounds)
         out.append(Figure(f"family-bars-{ta.task}", f"{ta.task}: {ta.metric} by language family",
                           f"Unweighted mean over the family's languages ({UNIT}) per condition, with 95 % bootstrap CIs "
                           "(test examples and seeds; clipped to [0, 100]); dashed lines: the source-language score. "
