@@ -110,7 +110,7 @@ def test_results_json_validates_and_holds_the_stored_numbers(study, capsys):
     assert {r["run_id"] for r in doc["runs"]} == set(stored) and len(doc["runs"]) == 2
     for run in doc["runs"]:
         assert run["settings"] == stored[run["run_id"]]["config"]["run"]
-        assert run["settings"]["seed"] == run["seed"]
+        assert run["settings"]["seed"] == run["seed"] and run["protocol"] == "zero-shot"
         mine = {(s["language"], s["metric"]): s["value"] for s in scores if s["run_id"] == run["run_id"]}
         assert {(l, m): v for l, ms in run["scores"].items() for m, v in ms.items()} == mine
         assert run["train_seconds"] > 0 and run["dev_score"] is not None
