@@ -74,13 +74,26 @@ def measure(out: Path, which: list[str], data: Path, overrides: list[str]) -> No
             print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed} {precision}: {seconds:.0f} s", flush=True)
 
 
-def matrices(db: Path, study: str, metric: str) -> dict[str, np.ndarray]:
-    """language -> seeds x examples scores (seeds in ascending order)."""
-    from xlt.analysis.families import examples_for
-    from xlt.store.db import Store
+def matrices(db: Path, metric: str) -> dict[str, np.ndarray]:
+    """language -> seeds x examples scores (seeds in ascending order) of every finished run in `db`.
 
-    df = examples_for(Store(str(db)).example_frame(study, metric=metric), metric).sort_values("seed")
-    return {lang: np.stack(list(g["scores"])) for lang, g in df.groupby("language")}
+    Not through the study's links: each invocation runs one seed (`seeds=[s]`), so the study links only that
+    seed's run; and a database holds one study in one precision, so its finished runs are the measurement. Where
+    a seed was finished twice (its run id changed with xlt's code between seeds), the latest one counts."""
+    from sqlalchemy import select
+
+    from xlt.analysis.families import per_example_scores
+    from xlt.store.db import Store, example_scores, runs
+
+    q = (select(runs.c.seed, runs.c.finished_at, example_scores.c.language, example_scores.c["values"])
+         .join(example_scores, example_scores.c.run_id == runs.c.run_id)
+         .where(runs.c.status == "done", example_scores.c.metric == metric)
+         .order_by(runs.c.finished_at))
+    latest: dict[str, dict[int, np.ndarray]] = {}
+    with Store(str(db)).engine.connect() as c:
+        for seed, _, lang, values in c.execute(q):
+            latest.setdefault(lang, {})[int(seed)] = per_example_scores(metric, values)
+    return {lang: np.stack([by_seed[s] for s in sorted(by_seed)]) for lang, by_seed in latest.items()}
 
 
 def compare(fp32: dict[str, np.ndarray], bf16: dict[str, np.ndarray], n_boot: int, seed: int = 0) -> dict:
@@ -148,13 +161,13 @@ def main() -> int:
     which = args.only or ["demo", "sib200"]
     if not args.analyse:
         measure(args.out, which, args.data.resolve(), args.overrides)
-    studies, results = study_files(args.out, args.data.resolve()), {}
+    results = {}
     for name in which:
         dbs = {p: args.out / f"{name}-{p}.sqlite" for p in PRECISIONS}
         if not all(db.is_file() for db in dbs.values()):
             print(f"\n## {name}: no databases in {args.out} (run without --analyse first)")
             continue
-        mats = {p: matrices(db, studies[name][1], "accuracy") for p, db in dbs.items()}
+        mats = {p: matrices(db, "accuracy") for p, db in dbs.items()}
         n = min(m[next(iter(m))].shape[0] for m in mats.values())  # seeds both have (seeds ascending)
         mats = {p: {l: v[:n] for l, v in m.items()} for p, m in mats.items()}
         times = {p: args.out / f"{name}-{p}.seconds.json" for p in PRECISIONS}
