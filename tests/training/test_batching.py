@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from xlt.training.batching import IGNORE, Encoded, Ragged, collate, eval_batches
+from xlt.training.batching import IGNORE, Encoded, Ragged, collate, eval_batches, first_of_equal
 from xlt.training.loop import forward_rows
 from xlt.training.settings import Runtime
 
@@ -132,3 +132,34 @@ def test_forward_rows_returns_rows_in_order_cut_to_their_length():
         out = forward_rows(_Echo(), data, pad_id=1, device=torch.device("cpu"), precision="fp32", runtime=rt)
         assert [o[:, 0].astype(int).tolist() for o in out] == enc.input_ids
         assert all(o[:, 1].all() for o in out)  # padding positions were dropped
+
+
+class _Counting(_Echo):
+    """_Echo that records how many rows it was given."""
+
+    rows = 0
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None):
+        self.rows += len(input_ids)
+        return super().forward(input_ids, attention_mask, token_type_ids)
+
+
+def test_equal_inputs_run_once_and_every_row_gets_its_output():
+    rows = [[0, 5, 6, 2], [0, 7, 2], [0, 5, 6, 2], [0, 8, 9, 9, 2], [0, 7, 2], [0, 5, 6, 2]]
+    types = [[0] * len(r) for r in rows]
+    types[5] = [0, 0, 1, 1]  # same ids, other token types: a different input
+    enc = Encoded(rows, types, np.zeros(len(rows), dtype=np.int64))
+    assert first_of_equal(enc).tolist() == [0, 1, 0, 3, 1, 5]
+    rt = Runtime(eval_max_tokens=8, eval_max_batch=2, progress=False)
+    for data in (enc, _as_ragged(enc)):
+        model = _Counting()
+        out = forward_rows(model, data, pad_id=1, device=torch.device("cpu"), precision="fp32", runtime=rt)
+        assert model.rows == 4  # rows 2 and 4 were not run again
+        assert [o[:, 0].astype(int).tolist() for o in out] == rows
+
+
+def test_choice_rows_are_equal_only_when_every_choice_is():
+    rows = [[[0, 5, 2], [0, 6, 2]], [[0, 5, 2], [0, 6, 2]], [[0, 5, 2], [0, 7, 2]]]
+    enc = Encoded(rows, None, np.zeros(3, dtype=np.int64))
+    assert first_of_equal(enc).tolist() == [0, 0, 2]
+    assert first_of_equal(_as_ragged(enc)).tolist() == [0, 0, 2]

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from xlt.errors import XltError
 from xlt.training import checkpointing, distributed
 from xlt.training import precision as _precision
-from xlt.training.batching import Encoded, collate, eval_batches, train_batches
+from xlt.training.batching import Encoded, collate, eval_batches, first_of_equal, train_batches
 from xlt.training.settings import Runtime, TrainSettings
 
 
@@ -193,14 +193,17 @@ def forward_rows(model: nn.Module, data: Encoded, pad_id: int, device: torch.dev
                  runtime: Runtime = Runtime(), desc: str = "evaluate") -> list[np.ndarray]:
     """Model outputs per row, in the original row order; batches are length-sorted for speed.
 
-    Token-level outputs are cut to the row's own length (padding dropped). On a GPU the outputs stay
-    on the device until `_SYNC_EVERY` batches are pending, so the host never waits for each batch.
+    Rows with the same inputs run once (`first_of_equal`) and share the output. Token-level outputs are cut
+    to the row's own length (padding dropped). On a GPU the outputs stay on the device until `_SYNC_EVERY`
+    batches are pending, so the host never waits for each batch.
     """
     model.eval()
     call = _compiled(model, runtime)
     out: list = [None] * len(data)
     lengths = data.lengths  # tokens per row (choice rows: ndim-2 outputs, never cut)
-    batches = list(eval_batches(lengths, runtime.eval_max_tokens, runtime.eval_max_batch))
+    first = first_of_equal(data)
+    unique = np.flatnonzero(first == np.arange(len(data)))
+    batches = [unique[b] for b in eval_batches(lengths[unique], runtime.eval_max_tokens, runtime.eval_max_batch)]
     batches = batches[distributed.rank()::distributed.world_size()]  # dealt round-robin to ranks
     # only large evaluations get a bar (dev checks during training would flood the terminal)
     show = runtime.progress and len(data) >= 2000
@@ -217,6 +220,8 @@ def forward_rows(model: nn.Module, data: Encoded, pad_id: int, device: torch.dev
         mine = [(i, o) for b in batches for i, o in zip(b.tolist(), (out[j] for j in b))]
         for i, o in distributed.gather_rows(mine):
             out[i] = o
+    for i in np.flatnonzero(first != np.arange(len(data))):
+        out[i] = out[first[i]]
     return out
 
 
