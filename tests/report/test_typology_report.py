@@ -15,12 +15,13 @@ from xlt.store.db import Store
 def md(study_db, tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("typology-report")
     paths = write_report(Store(study_db), STUDY, out, n_boot=200, progress=False,
-                         group_by=("word-order", "resource", "family"))
+                         group_by=("word-order", "resource", "family", "all"))
     return paths["md"].read_text(encoding="utf-8")
 
 
 def test_groupings_replace_and_follow_the_family_section(md):
-    assert "### By word_order" in md and "### By resource" in md and "### By family" in md
+    assert "### By word_order" in md and "### By resource" in md and "### By language family" in md
+    assert "### All target languages" in md and "| all targets |" in md
     assert "| SVO |" in md and "| SOV |" in md and "| 5 Winners |" in md
     assert "each word_order group's languages" in md and "smallest attainable p" in md
 
