@@ -135,7 +135,8 @@ def _runs(runs: pd.DataFrame, scores: pd.DataFrame) -> list[dict]:
         item = {
             "run_id": r["run_id"], "model": r["model"], "model_revision": r["model_revision"], "task": r["task"],
             "task_version": r["task_version"], "method": r["method"], "intermediate": r["intermediate"],
-            "protocol": r.get("protocol") or "zero-shot", "seed": int(r["seed"]), "xlt_version": r["xlt_version"], "settings": config.get("run", {}),
+            "protocol": r.get("protocol") or "zero-shot", "seed": int(r["seed"]), "xlt_version": r["xlt_version"],
+            "settings": config.get("run", {}),
             "runtime": config.get("runtime", {}), "data_sources": config.get("data_sources", []),
             "scores": per_run[r["run_id"]],
             "dev_score": _num(r["dev_score"]), "best_step": None if (b := _num(r["best_step"])) is None else int(b),

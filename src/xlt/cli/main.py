@@ -23,6 +23,10 @@ from pathlib import Path
 from xlt.errors import XltError
 
 DEFAULT_DB = "xlt-results/results.sqlite"
+# what --group-by takes, in `xlt families` and `xlt report` alike
+GROUPINGS_HELP = ("a registry column: family (default), genus, word-order, adposition, script, resource (Joshi et al. "
+                  "2020 class) or any other column of src/xlt/languages/languages.tsv; or all (every target language "
+                  "in one group)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,9 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--level", choices=("family", "language"), default="family")
     f.add_argument("--n-boot", type=_positive, default=2000)
     f.add_argument("--group-by", default="family", metavar="COLUMN",
-                   help="group languages by a registry column: family (default), genus, word-order, adposition, "
-                        "script, resource (Joshi et al. 2020 class), all (every target language in one group) or any "
-                        "other column of the registry (src/xlt/languages/languages.tsv)")
+                   help=f"group languages by {GROUPINGS_HELP}")
 
     e = sub.add_parser("export", help="test predictions in the XTREME leaderboard layout <task>/test-<lang>.<ext>")
     e.add_argument("--db", default=DEFAULT_DB)
@@ -133,9 +135,8 @@ def _parser() -> argparse.ArgumentParser:
                          "(default: every pair of conditions that differ in one of them)")
     rp.add_argument("--n-boot", type=_positive, default=2000, help="bootstrap replicates and permutations")
     rp.add_argument("--group-by", nargs="+", default=["family"], metavar="COLUMN",
-                    help="groupings of the language tables and comparisons, e.g. family word-order resource all "
-                         "(default family; all: every target language in one group); the first replaces the family "
-                         "section, the others follow it")
+                    help=f"groupings of the language tables and comparisons, each one of {GROUPINGS_HELP}, e.g. "
+                         "family word-order resource all; the first replaces the family section, the others follow it")
 
     b = sub.add_parser("bundle", help="one study as a .tar.gz a reviewer can read and check with xlt verify")
     b.add_argument("--db", default=DEFAULT_DB)

@@ -25,8 +25,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from xlt.analysis.condition import Condition, conditions_of, default_pairs, parse_condition, resolve
-from xlt.analysis.families import (examples_for, family_table, gap_regression, grouping, paired_comparison,
-                                   per_example_scores)
+from xlt.analysis.families import examples_for, family_table, gap_regression, grouping, paired_comparison
 from xlt.analysis.results import TaskTable, build_tables, source_language
 from xlt.errors import XltError
 from xlt.report.regression import add_typology
@@ -68,17 +67,19 @@ def pick_metric(examples: pd.DataFrame, task: str, stored: list[str]) -> tuple[s
         values = examples.loc[examples["metric"] == metric, "scores"]
         if values.empty:
             continue
-        if any(per_example_scores(metric, v) is None for v in values):
+        try:  # one conversion per value, kept for the analyses
+            ex = examples_for(examples, metric)
+        except XltError:
             notes.append(f"{task}: per-example {metric} values are neither scores nor per-sentence counts of a "
                          "ratio; the family bootstrap cannot use them")
             continue
-        if any(np.ndim(v) == 2 for v in values):
+        if np.ndim(values.iloc[0]) == 2:  # a metric's values share one layout
             notes.append(f"{task}: {metric} is a corpus-level ratio stored as per-sentence counts; the bootstrap and "
                          "the paired tests resample sentences through its delta-method linearisation (the means equal "
                          "the corpus scores)")
         if main and metric != main:
             notes.append(f"{task}: family analysis on {metric} (no per-example {main} scores stored)")
-        return metric, examples_for(examples, metric), notes
+        return metric, ex, notes
     return None, None, notes + [f"{task}: no per-example scores stored; family analysis and comparisons skipped"]
 
 
